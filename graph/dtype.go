@@ -1,0 +1,154 @@
+package graph
+
+import (
+	"fmt"
+	"strings"
+
+	"gorgonia.org/tensor"
+)
+
+// Float is the set of element types descent computes in.
+type Float interface {
+	~float32 | ~float64
+}
+
+// CheckDType returns nil for tensor.Float32 and tensor.Float64, the two
+// dtypes descent supports, and an error wrapping ErrDType otherwise.
+func CheckDType(dt tensor.Dtype) error {
+	if dt == tensor.Float32 || dt == tensor.Float64 {
+		return nil
+	}
+	if dt.Type == nil {
+		return fmt.Errorf("graph: dtype is not set: %w", ErrDType)
+	}
+	return fmt.Errorf("graph: dtype %v is not supported (want float32 or float64): %w", dt, ErrDType)
+}
+
+// DefaultDType returns dt, or tensor.Float64 when dt is the zero Dtype.
+func DefaultDType(dt tensor.Dtype) tensor.Dtype {
+	if dt.Type == nil {
+		return tensor.Float64
+	}
+	return dt
+}
+
+// ParseDType parses "float32" or "float64" (also "f32", "f64").
+func ParseDType(s string) (tensor.Dtype, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "float64", "f64", "double":
+		return tensor.Float64, nil
+	case "float32", "f32", "float":
+		return tensor.Float32, nil
+	}
+	return tensor.Dtype{}, fmt.Errorf("graph: unknown dtype %q (want float32 or float64): %w", s, ErrUnknown)
+}
+
+// Zeros returns a new zero tensor of the given dtype and shape.
+func Zeros(dt tensor.Dtype, shape ...int) (*tensor.Dense, error) {
+	if err := CheckDType(dt); err != nil {
+		return nil, err
+	}
+	for _, d := range shape {
+		if d <= 0 {
+			return nil, fmt.Errorf("graph: shape %v has a non-positive dimension: %w", shape, ErrShape)
+		}
+	}
+	var t *tensor.Dense
+	err := Guard("graph: new tensor", func() error {
+		t = tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+		return nil
+	})
+	return t, err
+}
+
+// Float64s returns the backing slice of a float64 tensor, or nil.
+func Float64s(t *tensor.Dense) []float64 {
+	if t == nil {
+		return nil
+	}
+	s, _ := t.Data().([]float64)
+	return s
+}
+
+// Float32s returns the backing slice of a float32 tensor, or nil.
+func Float32s(t *tensor.Dense) []float32 {
+	if t == nil {
+		return nil
+	}
+	s, _ := t.Data().([]float32)
+	return s
+}
+
+// Slice returns the backing slice of t when its element type is T.
+func Slice[T Float](t *tensor.Dense) ([]T, bool) {
+	if t == nil {
+		return nil, false
+	}
+	s, ok := t.Data().([]T)
+	return s, ok
+}
+
+// ReadFloat64s copies the elements of a float32 or float64 tensor into dst
+// (grown as needed) as float64 and returns it.
+func ReadFloat64s(t *tensor.Dense, dst []float64) []float64 {
+	switch s := t.Data().(type) {
+	case []float64:
+		dst = append(dst[:0], s...)
+	case []float32:
+		dst = dst[:0]
+		for _, v := range s {
+			dst = append(dst, float64(v))
+		}
+	case float64:
+		dst = append(dst[:0], s)
+	case float32:
+		dst = append(dst[:0], float64(s))
+	}
+	return dst
+}
+
+// WriteFloat64s copies src into a float32 or float64 tensor, converting as
+// needed. It fails when the lengths differ.
+func WriteFloat64s(t *tensor.Dense, src []float64) error {
+	switch s := t.Data().(type) {
+	case []float64:
+		if len(s) != len(src) {
+			return fmt.Errorf("graph: %d values for a tensor of shape %v: %w", len(src), t.Shape(), ErrShape)
+		}
+		copy(s, src)
+	case []float32:
+		if len(s) != len(src) {
+			return fmt.Errorf("graph: %d values for a tensor of shape %v: %w", len(src), t.Shape(), ErrShape)
+		}
+		for i, v := range src {
+			s[i] = float32(v)
+		}
+	default:
+		return fmt.Errorf("graph: tensor of dtype %v: %w", t.Dtype(), ErrDType)
+	}
+	return nil
+}
+
+// AllFinite reports whether every element of a float tensor is finite, and
+// the flat index of the first one that is not (-1 when all are).
+func AllFinite(t *tensor.Dense) (bool, int) {
+	switch s := t.Data().(type) {
+	case []float64:
+		return allFinite(s)
+	case []float32:
+		return allFinite(s)
+	}
+	return true, -1
+}
+
+func allFinite[T Float](s []T) (bool, int) {
+	for i, v := range s {
+		f := float64(v)
+		if f != f || f > maxFloat || f < -maxFloat {
+			return false, i
+		}
+	}
+	return true, -1
+}
+
+const maxFloat = 1.7976931348623157e308
