@@ -32,10 +32,45 @@ type Program struct {
 	vm      gorgonia.VM
 	loss    *gorgonia.Node
 	wrt     []*Param
-	grads   []*gorgonia.Node
-	outputs map[string]*gorgonia.Node
+	outputs map[string]*readSlot
+	lossOut *readSlot
+	grads   []*readSlot
 	lossVal float64
 	ran     bool
+}
+
+// readSlot receives a node's value during the run through gorgonia.Read,
+// which copies it into a preallocated value the moment it is computed. The
+// node's own value cannot be read after the run: the tape machine reuses
+// registers, so a later instruction may overwrite it in place.
+type readSlot struct {
+	node *gorgonia.Node
+	into gorgonia.Value
+}
+
+// newReadSlot preallocates the destination of n's value and adds the read.
+func newReadSlot(n *gorgonia.Node, into gorgonia.Value) (*readSlot, error) {
+	s := &readSlot{node: n, into: into}
+	if s.into == nil {
+		if n.IsScalar() {
+			if n.Dtype() == tensor.Float32 {
+				s.into = new(gorgonia.F32)
+			} else {
+				s.into = new(gorgonia.F64)
+			}
+		} else {
+			t, err := Zeros(n.Dtype(), n.Shape()...)
+			if err != nil {
+				return nil, err
+			}
+			s.into = t
+		}
+	}
+	err := Guard("graph: read", func() error {
+		gorgonia.Read(n, &s.into)
+		return nil
+	})
+	return s, err
 }
 
 // Compile compiles the graph into a program. With a Loss it also builds the
@@ -46,12 +81,16 @@ func (g *Graph) Compile(s Spec) (*Program, error) {
 	if g.err != nil {
 		return nil, g.err
 	}
-	p := &Program{g: g, outputs: make(map[string]*gorgonia.Node, len(s.Outputs))}
+	p := &Program{g: g, outputs: make(map[string]*readSlot, len(s.Outputs))}
 	for name, n := range s.Outputs {
 		if n == nil || n.g != g || n.n == nil {
 			return nil, fmt.Errorf("graph: output %q is nil, failed or from another graph", name)
 		}
-		p.outputs[name] = n.n
+		slot, err := newReadSlot(n.n, nil)
+		if err != nil {
+			return nil, fmt.Errorf("graph: output %q: %w", name, err)
+		}
+		p.outputs[name] = slot
 	}
 	if s.Loss != nil {
 		if s.Loss.g != g || s.Loss.n == nil {
@@ -76,16 +115,32 @@ func (g *Graph) Compile(s Spec) (*Program, error) {
 			}
 			wrt[i] = g.pnodes[j]
 		}
+		var grads gorgonia.Nodes
 		if len(wrt) > 0 {
 			err := Guard("graph: gradient", func() error {
 				var err error
-				p.grads, err = gorgonia.Grad(p.loss, wrt...)
+				grads, err = gorgonia.Grad(p.loss, wrt...)
 				return err
 			})
 			if err != nil {
 				return nil, fmt.Errorf("graph: differentiating the loss: %w", err)
 			}
 		}
+		for i, gn := range grads {
+			if !gn.Shape().Eq(p.wrt[i].value.Shape()) {
+				return nil, fmt.Errorf("graph: gradient of %s has shape %v, want %v: %w", p.wrt[i].name, gn.Shape(), p.wrt[i].value.Shape(), ErrShape)
+			}
+			slot, err := newReadSlot(gn, p.wrt[i].grad)
+			if err != nil {
+				return nil, err
+			}
+			p.grads = append(p.grads, slot)
+		}
+		slot, err := newReadSlot(p.loss, nil)
+		if err != nil {
+			return nil, err
+		}
+		p.lossOut = slot
 	}
 	err := Guard("graph: compile", func() error {
 		p.vm = gorgonia.NewTapeMachine(g.g)
@@ -209,16 +264,16 @@ func (p *Program) Run() error {
 	if err != nil {
 		return fmt.Errorf("graph: run: %w", err)
 	}
-	if p.loss != nil {
-		v, err := scalarOf(p.loss)
+	if p.lossOut != nil {
+		v, err := scalarValue(p.lossOut.into)
 		if err != nil {
 			return fmt.Errorf("graph: reading the loss: %w", err)
 		}
 		p.lossVal = v
 	}
-	for i, prm := range p.wrt {
-		if err := copyValue(prm.grad, p.grads[i]); err != nil {
-			return fmt.Errorf("graph: gradient of %s: %w", prm.name, err)
+	for i, slot := range p.grads {
+		if slot.into != p.wrt[i].grad {
+			return fmt.Errorf("graph: gradient of %s was not written in place", p.wrt[i].name)
 		}
 	}
 	p.ran = true
@@ -246,30 +301,30 @@ func (p *Program) OutputNames() []string {
 // tensor belongs to the program and is valid until the next Run; copy it to
 // keep it.
 func (p *Program) Output(name string) (*tensor.Dense, error) {
-	n, ok := p.outputs[name]
+	s, ok := p.outputs[name]
 	if !ok {
 		return nil, fmt.Errorf("graph: no output %q (outputs: %s): %w", name, strings.Join(p.OutputNames(), ", "), ErrUnknown)
 	}
 	if !p.ran {
 		return nil, fmt.Errorf("graph: output %q read before the program ran", name)
 	}
-	d, ok := n.Value().(*tensor.Dense)
+	d, ok := s.into.(*tensor.Dense)
 	if !ok {
-		return nil, fmt.Errorf("graph: output %q is a %T, not a tensor", name, n.Value())
+		return nil, fmt.Errorf("graph: output %q is a %T, not a tensor", name, s.into)
 	}
 	return d, nil
 }
 
 // Scalar returns the value of a scalar output from the last Run.
 func (p *Program) Scalar(name string) (float64, error) {
-	n, ok := p.outputs[name]
+	s, ok := p.outputs[name]
 	if !ok {
 		return 0, fmt.Errorf("graph: no output %q: %w", name, ErrUnknown)
 	}
 	if !p.ran {
 		return 0, fmt.Errorf("graph: output %q read before the program ran", name)
 	}
-	return scalarOf(n)
+	return scalarValue(s.into)
 }
 
 // Close releases the tape machine.
@@ -282,24 +337,15 @@ func (p *Program) Close() error {
 	return err
 }
 
-func scalarOf(n *gorgonia.Node) (float64, error) {
-	switch v := n.Value().(type) {
+func scalarValue(v gorgonia.Value) (float64, error) {
+	switch v := v.(type) {
 	case *gorgonia.F64:
 		return float64(*v), nil
 	case *gorgonia.F32:
 		return float64(*v), nil
 	case *tensor.Dense:
 		if v.Shape().TotalSize() == 1 {
-			switch d := v.Data().(type) {
-			case []float64:
-				return d[0], nil
-			case []float32:
-				return float64(d[0]), nil
-			case float64:
-				return d, nil
-			case float32:
-				return float64(d), nil
-			}
+			return ReadFloat64s(v, nil)[0], nil
 		}
 		return 0, fmt.Errorf("value of shape %v is not a scalar: %w", v.Shape(), ErrShape)
 	case nil:
@@ -307,24 +353,4 @@ func scalarOf(n *gorgonia.Node) (float64, error) {
 	default:
 		return 0, fmt.Errorf("unexpected value %T", v)
 	}
-}
-
-func copyValue(dst *tensor.Dense, n *gorgonia.Node) error {
-	src, ok := n.Value().(*tensor.Dense)
-	if !ok {
-		if v, err := scalarOf(n); err == nil && dst.Shape().TotalSize() == 1 {
-			return WriteFloat64s(dst, []float64{v})
-		}
-		return fmt.Errorf("value is %T", n.Value())
-	}
-	if src.Shape().TotalSize() != dst.Shape().TotalSize() || src.Dtype() != dst.Dtype() {
-		return fmt.Errorf("value is %v %v, want %v %v: %w", src.Dtype(), src.Shape(), dst.Dtype(), dst.Shape(), ErrShape)
-	}
-	switch d := dst.Data().(type) {
-	case []float64:
-		copy(d, src.Data().([]float64))
-	case []float32:
-		copy(d, src.Data().([]float32))
-	}
-	return nil
 }

@@ -1,0 +1,26 @@
+package nn
+
+import "errors"
+
+// Sentinel errors wrapped by this package's errors; test with errors.Is.
+var (
+	// ErrNotBuilt reports use of a model before Build or Compile.
+	ErrNotBuilt = errors.New("model is not built")
+	// ErrNotCompiled reports Fit or Evaluate before Compile.
+	ErrNotCompiled = errors.New("model is not compiled")
+	// ErrUnknownName reports an unknown activation, loss, metric, optimizer
+	// or initialiser name.
+	ErrUnknownName = errors.New("unknown name")
+	// ErrShape reports data whose shape does not fit the model.
+	ErrShape = errors.New("shape mismatch")
+	// ErrConfig reports an invalid layer, compile or fit setting.
+	ErrConfig = errors.New("invalid configuration")
+	// ErrNotFinite reports a NaN or infinite loss or value.
+	ErrNotFinite = errors.New("not finite")
+	// ErrNoGradient reports a model that cannot be trained by gradient
+	// descent because a layer has no gradient (the step activation).
+	ErrNoGradient = errors.New("no gradient")
+	// ErrStopped is returned by a callback to stop training early without
+	// error; Fit returns nil in that case.
+	ErrStopped = errors.New("training stopped")
+)
