@@ -219,7 +219,8 @@ type CompileConfig struct {
 	// Loss is a Loss or its name (see LossNames). Required.
 	Loss any
 	// Optimizer is an optim.Optimizer or its name with default settings
-	// ("sgd"). Required.
+	// ("sgd" with Keras's learning rate 0.01, "adam", ...; see optim.New).
+	// Required.
 	Optimizer any
 	// Metrics names metrics reported besides the loss (see MetricNames).
 	Metrics []string
@@ -262,7 +263,11 @@ func (m *Sequential) Compile(cfg CompileConfig) error {
 	var opt optim.Optimizer
 	switch v := cfg.Optimizer.(type) {
 	case string:
-		o, err := optimizerByName(v)
+		var hyper map[string]any
+		if strings.EqualFold(v, "sgd") {
+			hyper = map[string]any{"lr": 0.01} // Keras's default; torch has none
+		}
+		o, err := optim.New(v, hyper)
 		if err != nil {
 			return fmt.Errorf("nn: compile: %w", err)
 		}
@@ -522,10 +527,3 @@ func (m *Sequential) Summary(w io.Writer) error {
 	return err
 }
 
-// optimizerByName builds an optimizer with default settings from its name.
-func optimizerByName(name string) (optim.Optimizer, error) {
-	if strings.EqualFold(name, "sgd") {
-		return optim.NewSGD(0.01), nil
-	}
-	return nil, fmt.Errorf("unknown optimizer %q (valid: sgd): %w", name, ErrUnknownName)
-}
