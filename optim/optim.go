@@ -3,6 +3,8 @@ package optim
 import (
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 
 	"github.com/descentlab/descent/graph"
 )
@@ -12,7 +14,7 @@ var ErrConfig = errors.New("invalid configuration")
 
 // Optimizer updates parameters in place from their gradients.
 type Optimizer interface {
-	// Name returns the optimizer's name as NewByName accepts it ("sgd").
+	// Name returns the optimizer's name as New accepts it ("sgd").
 	Name() string
 	// LearningRate returns the base learning rate, the one schedules scale.
 	LearningRate() float64
@@ -54,17 +56,89 @@ type Clipper interface {
 	Clip(params []*graph.Param) (norm float64, err error)
 }
 
-// each calls f64 or f32 with the value and gradient slices of p.
-func each(p *graph.Param, f64 func(v, g []float64), f32 func(v, g []float32)) error {
-	if v, ok := graph.Slice[float64](p.Value()); ok {
-		g, _ := graph.Slice[float64](p.Grad())
-		f64(v, g)
-		return nil
+// Convention selects whose update rule an optimizer follows where PyTorch
+// and Keras differ. The zero value is Torch.
+type Convention int
+
+const (
+	// Torch follows torch.optim 1.13 (the default).
+	Torch Convention = iota
+	// Keras follows Keras 3 (keras.optimizers, also tf.keras >= 2.11), which
+	// agrees with Keras 2.2.4 for SGD and Adam. Each optimizer's doc comment
+	// spells out its Keras rule; Adagrad and Adadelta have none, because
+	// Keras's rules are torch's. Keras's default hyperparameters (epsilon
+	// 1e-7, rho 0.9, ...) are not implied: set them explicitly.
+	Keras
+)
+
+// String returns "torch" or "keras".
+func (c Convention) String() string {
+	switch c {
+	case Torch:
+		return "torch"
+	case Keras:
+		return "keras"
 	}
-	if v, ok := graph.Slice[float32](p.Value()); ok {
-		g, _ := graph.Slice[float32](p.Grad())
-		f32(v, g)
-		return nil
+	return fmt.Sprintf("Convention(%d)", int(c))
+}
+
+// ParseConvention parses "torch" or "keras" (case-insensitive; "pytorch"
+// and "tf.keras" are accepted too).
+func ParseConvention(s string) (Convention, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "torch", "pytorch":
+		return Torch, nil
+	case "keras", "tf.keras":
+		return Keras, nil
 	}
-	return fmt.Errorf("optim: parameter %s has dtype %v: %w", p.Name(), p.DType(), graph.ErrDType)
+	return 0, fmt.Errorf("optim: unknown convention %q (want torch or keras): %w", s, ErrConfig)
+}
+
+func (c Convention) check(opt string) error {
+	if c != Torch && c != Keras {
+		return fmt.Errorf("optim: %s: convention %d is neither Torch nor Keras: %w", opt, int(c), ErrConfig)
+	}
+	return nil
+}
+
+// checkLR reports a base learning rate that is not positive and finite.
+func checkLR(opt string, lr float64) error {
+	if !(lr > 0) || math.IsInf(lr, 1) {
+		return fmt.Errorf("optim: %s: lr %v must be positive and finite: %w", opt, lr, ErrConfig)
+	}
+	return nil
+}
+
+// checkRate reports a step learning rate (the scheduled one, which may be 0)
+// that is negative or not finite.
+func checkRate(opt string, lr float64) error {
+	if !(lr >= 0) || math.IsInf(lr, 1) {
+		return fmt.Errorf("optim: %s: step learning rate %v must be >= 0 and finite: %w", opt, lr, ErrConfig)
+	}
+	return nil
+}
+
+func checkNonNeg(opt, field string, x float64) error {
+	if !(x >= 0) || math.IsInf(x, 1) {
+		return fmt.Errorf("optim: %s: %s %v must be >= 0 and finite: %w", opt, field, x, ErrConfig)
+	}
+	return nil
+}
+
+func checkPositive(opt, field string, x float64) error {
+	if !(x > 0) || math.IsInf(x, 1) {
+		return fmt.Errorf("optim: %s: %s %v must be positive and finite: %w", opt, field, x, ErrConfig)
+	}
+	return nil
+}
+
+// checkUnit reports x outside [0, 1), or outside [0, 1] when closed.
+func checkUnit(opt, field string, x float64, closed bool) error {
+	if closed && !(x >= 0 && x <= 1) {
+		return fmt.Errorf("optim: %s: %s %v must be in [0, 1]: %w", opt, field, x, ErrConfig)
+	}
+	if !closed && !(x >= 0 && x < 1) {
+		return fmt.Errorf("optim: %s: %s %v must be in [0, 1): %w", opt, field, x, ErrConfig)
+	}
+	return nil
 }

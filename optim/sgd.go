@@ -7,29 +7,43 @@ import (
 )
 
 // SGD is stochastic gradient descent with optional momentum, dampening,
-// Nesterov momentum and L2 weight decay, with torch.optim.SGD's rule. For
-// each parameter θ with gradient g, at learning rate lr:
+// Nesterov momentum and weight decay.
 //
-//	g ← g + λθ                      (if WeightDecay λ ≠ 0)
+// With Convention Torch (the default) it is torch.optim.SGD. For each
+// parameter θ with gradient g, at learning rate lr:
+//
+//	g ← g + λ·θ                     (if WeightDecay λ ≠ 0)
 //	if Momentum μ ≠ 0:
 //	    buf ← g                     (first step; no dampening)
 //	    buf ← μ·buf + (1−τ)·g       (later steps; Dampening τ)
 //	    g ← g + μ·buf  if Nesterov, else g ← buf
 //	θ ← θ − lr·g
 //
-// The zero value with LR set is plain gradient descent.
+// With Convention Keras it is keras.optimizers.SGD (Keras 3; Keras 2.2.4
+// has the same rule and no weight decay). The velocity v has lr inside it,
+// so the two conventions differ only when lr changes between steps:
+//
+//	θ ← θ − θ·λ·lr                  (if WeightDecay λ ≠ 0: decoupled, as Keras 3)
+//	if μ ≠ 0:
+//	    v ← μ·v − lr·g              (v starts at 0)
+//	    θ ← θ + μ·v − lr·g  if Nesterov, else θ ← θ + v
+//	else θ ← θ − lr·g
+//
+// Keras has no dampening: Validate rejects Dampening ≠ 0 under Keras.
+// The state buffer is "momentum_buffer" under Torch and "velocity" under
+// Keras. The zero value with LR set is plain gradient descent.
 type SGD struct {
-	LR          float64 // learning rate; must be positive
-	Momentum    float64 // μ >= 0; zero means no momentum
-	Dampening   float64 // τ in [0, 1]
-	WeightDecay float64 // λ >= 0, L2 penalty added to the gradient
-	Nesterov    bool    // requires Momentum > 0 and Dampening = 0
+	LR          float64    // learning rate; must be positive (torch: required)
+	Momentum    float64    // μ >= 0; zero means no momentum
+	Dampening   float64    // τ in [0, 1]; torch default 0
+	WeightDecay float64    // λ >= 0; torch default 0
+	Nesterov    bool       // requires Momentum > 0 and Dampening = 0
+	Convention  Convention // Torch (default) or Keras
 
-	buf   map[string][]float64
-	buf32 map[string][]float32
+	st store
 }
 
-// NewSGD returns plain SGD with learning rate lr.
+// NewSGD returns plain SGD with learning rate lr and torch's defaults.
 func NewSGD(lr float64) *SGD { return &SGD{LR: lr} }
 
 // Name implements Optimizer.
@@ -40,70 +54,133 @@ func (o *SGD) LearningRate() float64 { return o.LR }
 
 // Validate reports the first invalid field.
 func (o *SGD) Validate() error {
-	switch {
-	case !(o.LR > 0):
-		return fmt.Errorf("optim: sgd: lr %v must be positive: %w", o.LR, ErrConfig)
-	case !(o.Momentum >= 0):
-		return fmt.Errorf("optim: sgd: momentum %v must be >= 0: %w", o.Momentum, ErrConfig)
-	case !(o.Dampening >= 0 && o.Dampening <= 1):
-		return fmt.Errorf("optim: sgd: dampening %v must be in [0, 1]: %w", o.Dampening, ErrConfig)
-	case !(o.WeightDecay >= 0):
-		return fmt.Errorf("optim: sgd: weight_decay %v must be >= 0: %w", o.WeightDecay, ErrConfig)
-	case o.Nesterov && (o.Momentum <= 0 || o.Dampening != 0):
+	const n = "sgd"
+	if err := checkLR(n, o.LR); err != nil {
+		return err
+	}
+	if err := checkNonNeg(n, "momentum", o.Momentum); err != nil {
+		return err
+	}
+	if err := checkUnit(n, "dampening", o.Dampening, true); err != nil {
+		return err
+	}
+	if err := checkNonNeg(n, "weight_decay", o.WeightDecay); err != nil {
+		return err
+	}
+	if o.Nesterov && (o.Momentum <= 0 || o.Dampening != 0) {
 		return fmt.Errorf("optim: sgd: nesterov needs momentum > 0 and dampening 0 (got momentum %v, dampening %v): %w", o.Momentum, o.Dampening, ErrConfig)
+	}
+	if err := o.Convention.check(n); err != nil {
+		return err
+	}
+	if o.Convention == Keras && o.Dampening != 0 {
+		return fmt.Errorf("optim: sgd: dampening %v is not supported under the Keras convention: %w", o.Dampening, ErrConfig)
 	}
 	return nil
 }
+
+func (o *SGD) layout() layout {
+	l := layout{opt: "sgd"}
+	if o.Momentum != 0 {
+		l.names[0] = "momentum_buffer"
+		if o.Convention == Keras {
+			l.names[0] = "velocity"
+		}
+	}
+	return l
+}
+
+// State implements Stateful.
+func (o *SGD) State() State { l := o.layout(); return o.st.state(&l) }
+
+// SetState implements Stateful.
+func (o *SGD) SetState(s State) error { l := o.layout(); return o.st.setState(&l, s) }
 
 // Step implements Optimizer.
 func (o *SGD) Step(lr float64, params []*graph.Param) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	for _, p := range params {
-		err := each(p,
-			func(v, g []float64) { sgdStep(o, &o.buf, p.Name(), lr, v, g) },
-			func(v, g []float32) { sgdStep(o, &o.buf32, p.Name(), lr, v, g) })
-		if err != nil {
-			return err
+	if err := checkRate("sgd", lr); err != nil {
+		return err
+	}
+	l := o.layout()
+	if err := o.st.prepare(&l, params); err != nil {
+		return err
+	}
+	o.st.t++
+	c := sgdConst{lr: lr, wd: o.WeightDecay, mu: o.Momentum, damp1: 1 - o.Dampening, nesterov: o.Nesterov}
+	for i, p := range params {
+		sl := o.st.work[i]
+		c.first = sl.fresh[0]
+		switch {
+		case sl.bits == 32 && o.Convention == Keras:
+			sgdKeras(c, p.Value().Float32s(), p.Grad().Float32s(), sl.b32[0])
+		case sl.bits == 32:
+			sgdTorch(c, p.Value().Float32s(), p.Grad().Float32s(), sl.b32[0])
+		case o.Convention == Keras:
+			sgdKeras(c, p.Value().Float64s(), p.Grad().Float64s(), sl.b64[0])
+		default:
+			sgdTorch(c, p.Value().Float64s(), p.Grad().Float64s(), sl.b64[0])
 		}
 	}
 	return nil
 }
 
-func sgdStep[T graph.Float](o *SGD, bufs *map[string][]T, name string, lr float64, v, g []T) {
-	wd, mu, damp := T(o.WeightDecay), T(o.Momentum), T(o.Dampening)
-	var buf []T
-	first := false
-	if o.Momentum != 0 {
-		if *bufs == nil {
-			*bufs = map[string][]T{}
-		}
-		buf = (*bufs)[name]
-		if buf == nil {
-			buf = make([]T, len(v))
-			(*bufs)[name] = buf
-			first = true
-		}
+type sgdConst struct {
+	lr, wd, mu, damp1 float64
+	nesterov, first   bool
+}
+
+// sgdTorch applies torch's rule; buf is nil without momentum.
+func sgdTorch[T graph.Float](c sgdConst, v, g, buf []T) {
+	lr, wd, mu, damp1 := T(c.lr), T(c.wd), T(c.mu), T(c.damp1)
+	g = g[:len(v)] // bounds-check hints; prepare checked the lengths
+	if buf != nil {
+		buf = buf[:len(v)]
 	}
-	rate := T(lr)
 	for i := range v {
 		d := g[i]
 		if wd != 0 {
 			d += wd * v[i]
 		}
 		if buf != nil {
-			if first {
+			if c.first {
 				buf[i] = d
 			} else {
-				buf[i] = mu*buf[i] + (1-damp)*d
+				buf[i] = mu*buf[i] + damp1*d
 			}
-			if o.Nesterov {
+			if c.nesterov {
 				d += mu * buf[i]
 			} else {
 				d = buf[i]
 			}
 		}
-		v[i] -= rate * d
+		v[i] -= lr * d
+	}
+}
+
+// sgdKeras applies Keras's rule; buf (the velocity) is nil without momentum.
+func sgdKeras[T graph.Float](c sgdConst, v, g, buf []T) {
+	lr, wd, mu := T(c.lr), T(c.wd), T(c.mu)
+	g = g[:len(v)]
+	if buf != nil {
+		buf = buf[:len(v)]
+	}
+	for i := range v {
+		if wd != 0 {
+			v[i] -= v[i] * wd * lr
+		}
+		d := g[i]
+		switch {
+		case buf == nil:
+			v[i] -= d * lr
+		case c.nesterov:
+			buf[i] = buf[i]*mu - d*lr
+			v[i] += buf[i]*mu - d*lr
+		default:
+			buf[i] = buf[i]*mu - d*lr
+			v[i] += buf[i]
+		}
 	}
 }
