@@ -91,8 +91,11 @@ func (b Batching) Steps(n int) int {
 }
 
 // Epoch implements Batcher. Unless NoShuffle is set, order is a fresh
-// permutation drawn from rng (rng must not be nil then); the full batch is
-// shuffled too, which changes nothing but the order of rows inside it.
+// permutation drawn from rng (rng must not be nil then), except for the full
+// batch (Size 0), which keeps the dataset's order and draws nothing from rng:
+// shuffling it would change nothing but the order of rows inside the one
+// batch. Batches are consecutive runs of order, each of BatchSize rows but
+// the last, which is shorter (ragged) or, with DropLast, dropped.
 func (b Batching) Epoch(_ int, order []int, rng *rand.Rand) iter.Seq[[]int] {
 	for i := range order {
 		order[i] = i

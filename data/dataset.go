@@ -177,11 +177,15 @@ func Gather(dst, src *tensor.Dense, idx []int) error {
 			return fmt.Errorf("data: row index %d out of range [0, %d): %w", i, n, ErrShape)
 		}
 	}
-	switch d := dst.Data().(type) {
-	case []float64:
-		gather(d, src.Data().([]float64), idx, cols)
-	case []float32:
-		gather(d, src.Data().([]float32), idx, cols)
+	// Float64s and Float32s view the backing arrays without allocating,
+	// unlike Data, which boxes a new slice header on every call.
+	switch dst.Dtype() {
+	case tensor.Float64:
+		gather(dst.Float64s(), src.Float64s(), idx, cols)
+	case tensor.Float32:
+		gather(dst.Float32s(), src.Float32s(), idx, cols)
+	default:
+		return fmt.Errorf("data: gather %v: %w", dst.Dtype(), ErrDType)
 	}
 	return nil
 }

