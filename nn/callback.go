@@ -16,6 +16,9 @@ type Training struct {
 	History *History
 	// Epoch is the current epoch, from 1; Step the last step, from 1.
 	Epoch, Step int
+	// Config is a copy of the configuration Fit was called with (the
+	// Checkpoint callback records it).
+	Config FitConfig
 
 	m    *Sequential
 	stop bool

@@ -215,7 +215,7 @@ func (m *Sequential) Fit(ctx context.Context, train *data.Dataset, cfg FitConfig
 		out = os.Stdout
 	}
 	prog := newProgress(out, cfg.Verbose, cfg.Epochs, n, m.metricNames(val != nil))
-	t := &Training{Model: m, Optimizer: m.opt, History: hist, m: m}
+	t := &Training{Model: m, Optimizer: m.opt, History: hist, Config: cfg, m: m}
 	for _, cb := range cfg.Callbacks {
 		if c, ok := cb.(TrainBeginCallback); ok {
 			if err := c.OnTrainBegin(t); err != nil {
@@ -255,6 +255,7 @@ func (m *Sequential) Fit(ctx context.Context, train *data.Dataset, cfg FitConfig
 		epochStart := time.Now()
 		k := 0
 		var lr float64
+		var badLoss *float64 // a non-finite loss that stopped training
 		for idx := range batcher.Epoch(epoch, order, rng) {
 			k++
 			if k <= st.StepInEpoch {
@@ -281,7 +282,14 @@ func (m *Sequential) Fit(ctx context.Context, train *data.Dataset, cfg FitConfig
 			}
 			loss := p.Loss()
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
-				return hist, fmt.Errorf("nn: fit: epoch %d step %d: loss is %v: %w", epoch, st.Steps+1, loss, ErrNotFinite)
+				err := fmt.Errorf("nn: fit: epoch %d step %d: loss is %v: %w", epoch, st.Steps+1, loss, ErrNotFinite)
+				bad := StepRecord{Epoch: epoch, Step: int(st.Steps + 1), Batch: len(idx), Loss: loss, Examples: st.Examples, GradEvals: st.Steps}
+				stop, err := onNonFinite(t, cfg.Callbacks, bad, err)
+				if !stop {
+					return hist, err
+				}
+				badLoss, stopped = &loss, true // see NonFiniteCallback
+				break
 			}
 			st.Steps++
 			st.Examples += int64(len(idx))
@@ -358,6 +366,9 @@ func (m *Sequential) Fit(ctx context.Context, train *data.Dataset, cfg FitConfig
 			for i, mt := range m.metrics {
 				rec.Metrics[mt.Name()] = st.EpochMetrics[i] / float64(st.EpochRows)
 			}
+		}
+		if badLoss != nil {
+			rec.Loss = *badLoss
 		}
 		if val != nil {
 			vl, vm, err := m.evaluate(val)

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"strings"
 
 	"github.com/descentlab/descent/data"
+	"github.com/descentlab/descent/graph"
 	"github.com/descentlab/descent/nn"
 	"github.com/descentlab/descent/optim"
 	"gorgonia.org/tensor"
@@ -23,6 +25,12 @@ func main() {
 	lr := flag.Float64("lr", 0.1, "learning rate")
 	verbose := flag.Int("verbose", 2, "0 silent, 1 progress bar, 2 one line per epoch")
 	flag.Parse()
+	if *loadPath != "" {
+		if err := predictSaved(*loadPath); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if err := run(*seed, *epochs, *batch, *lr, *verbose); err != nil {
 		log.Fatal(err)
 	}
@@ -54,7 +62,7 @@ func run(seed uint64, epochs, batch int, lr float64, verbose int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("before training:\n%v\n", before)
+	fmt.Printf("predictions before training:\n%s\n", rows(before))
 
 	_, err = model.Fit(context.Background(), xor, nn.FitConfig{
 		Epochs:   epochs,
@@ -69,11 +77,34 @@ func run(seed uint64, epochs, batch int, lr float64, verbose int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("after training:\n%v\n", after)
+	fmt.Printf("predictions after training:\n%s\n", rows(after))
 	classes, err := model.PredictClasses(xor.X)
 	if err != nil {
 		return err
 	}
-	fmt.Println(classes)
-	return nil
+	fmt.Println("classes:", classes)
+	return save(model)
+}
+
+// rows formats a [n, k] prediction like numpy prints it, four decimals.
+func rows(t *tensor.Dense) string {
+	vals := graph.ReadFloat64s(t, nil)
+	k := t.Shape()[1]
+	var b strings.Builder
+	b.WriteString("[")
+	for r := 0; r < len(vals)/k; r++ {
+		if r > 0 {
+			b.WriteString("\n ")
+		}
+		b.WriteString("[")
+		for j, v := range vals[r*k : (r+1)*k] {
+			if j > 0 {
+				b.WriteString(" ")
+			}
+			fmt.Fprintf(&b, "%.4f", v)
+		}
+		b.WriteString("]")
+	}
+	b.WriteString("]")
+	return b.String()
 }
