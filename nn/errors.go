@@ -23,4 +23,15 @@ var (
 	// ErrStopped is returned by a callback to stop training early without
 	// error; Fit returns nil in that case.
 	ErrStopped = errors.New("training stopped")
+	// Errors of loading and saving.
+	// ErrFormat reports a file or JSON text that is not what it should be:
+	// truncated, a wrong header length, a malformed header, an unknown
+	// format version.
+	ErrFormat = errors.New("invalid file format")
+	// ErrMismatch reports a file whose tensors or architecture differ from
+	// the model's (names, shapes, dtypes, layers, optimizer).
+	ErrMismatch = errors.New("does not match the model")
+	// ErrUnsupported reports a Keras layer, option or initialiser that
+	// descent does not have.
+	ErrUnsupported = errors.New("not supported by descent")
 )

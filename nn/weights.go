@@ -3,7 +3,6 @@ package nn
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -41,21 +40,6 @@ import (
 //
 // Every load validates first and touches the model last, so a failed load
 // leaves the model as it was. Every save is atomic (see SaveWeights).
-
-// Sentinel errors of loading and saving, to test with errors.Is alongside
-// those of errors.go.
-var (
-	// ErrFormat reports a file or JSON text that is not what it should be:
-	// truncated, a wrong header length, a malformed header, an unknown
-	// format version.
-	ErrFormat = errors.New("invalid file format")
-	// ErrMismatch reports a file whose tensors or architecture differ from
-	// the model's (names, shapes, dtypes, layers, optimizer).
-	ErrMismatch = errors.New("does not match the model")
-	// ErrUnsupported reports a Keras layer, option or initialiser that
-	// descent does not have.
-	ErrUnsupported = errors.New("not supported by descent")
-)
 
 // Metadata keys and values of descent's files.
 const (
