@@ -526,4 +526,3 @@ func (m *Sequential) Summary(w io.Writer) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
-
