@@ -1,0 +1,370 @@
+// Command compare is descent's main experiment: it compares gradient-descent
+// variants (full batch, stochastic, minibatch) and optimizers on one model
+// and dataset over several seeds, prints a summary table and writes CSV,
+// JSON and plots. See README.md.
+//
+// With no flags it trains a 784-64-10 MLP on 10,000 MNIST training images
+// (validated on 2,000 test images) for 20 epochs with full-batch, stochastic
+// and minibatch(32) SGD (lr 0.05) and minibatch(32) Adam (lr 0.001), 3 seeds
+// each, and writes ./out/compare.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/descentlab/descent/nn/study"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "compare:", err)
+		os.Exit(1)
+	}
+}
+
+// optFlags collects repeated -opt flags.
+type optFlags []string
+
+func (o *optFlags) String() string     { return strings.Join(*o, " ") }
+func (o *optFlags) Set(s string) error { *o = append(*o, s); return nil }
+
+func run(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		dataName   = fs.String("data", "mnist", "dataset: mnist, xor, moons, spirals, circles, blobs, or a CSV file (header, target in the last column or -target-col)")
+		trainN     = fs.Int("train", 10000, "MNIST: training images (the first ones)")
+		valN       = fs.Int("val", 2000, "MNIST: validation images (the first test images)")
+		rows       = fs.Int("n", 400, "generated problems and CSV: rows before the 25% validation split")
+		targetCol  = fs.String("target-col", "", "CSV: name of the target column (default the last); -class reads it as class labels")
+		class      = fs.Bool("class", false, "CSV: the target column holds class labels")
+		hidden     = fs.String("hidden", "", "hidden layer widths of the MLP, comma-separated (default 64 for mnist, 16,16 otherwise; xor uses the 2-10-1 network)")
+		activation = fs.String("activation", "", "hidden activation (default relu for mnist, tanh otherwise)")
+		variants   = fs.String("variants", "full,stochastic,minibatch(32)", "descent variants: full, stochastic, minibatch(n) or mbN, comma-separated")
+		lrs        = fs.String("lrs", "0.05", "learning rates of optimizers without their own, comma-separated")
+		seeds      = fs.String("seeds", "1,2,3", "seeds, comma-separated")
+		epochs     = fs.Int("epochs", 20, "epochs per run")
+		maxEx      = fs.Int64("max-examples", 0, "stop each run after this many examples (0: no limit)")
+		maxGE      = fs.Int64("max-grad-evals", 0, "stop each run after this many gradient evaluations (0: no limit)")
+		maxTime    = fs.Duration("max-time", 0, "stop each run after this much training time (0: no limit)")
+		target     = fs.Float64("target", 0.5, "target value of -target-metric for the \"to target\" columns (0: none)")
+		targetM    = fs.String("target-metric", "val_loss", "metric of the target: val_loss, loss, val_accuracy, ...")
+		dtype      = fs.String("dtype", "", "float32 or float64 (default float32 for mnist, float64 otherwise)")
+		workers    = fs.Int("workers", 0, "runs trained at once (default GOMAXPROCS)")
+		shard      = fs.String("shard", "", "run only shard i/n of the grid (run i goes to shard i mod n)")
+		out        = fs.String("out", "out/compare", "output directory (created)")
+		studyFile  = fs.String("study", "", "read the study from this JSON file instead of the flags above")
+		merge      = fs.Bool("merge", false, "merge the result directories given as arguments into -out, without training")
+		quick      = fs.Bool("quick", false, "tiny settings for CI: moons, 120 rows, 3 epochs, 2 seeds")
+		quiet      = fs.Bool("q", false, "no per-run progress")
+		opts       optFlags
+	)
+	fs.Var(&opts, "opt", "optimizer, repeatable: name[:key=value,...]; keys lr (rates separated by /), on (variants separated by /) and the optimizer's hyperparameters, e.g. -opt sgd:momentum=0.9 -opt adam:lr=0.001,on=mb32 (default sgd, and adam:lr=0.001,on=minibatch(32))")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: compare [flags]\n       compare -merge [-out dir] dir...\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	progress := stderr
+	if *quiet {
+		progress = nil
+	}
+	if *merge {
+		if fs.NArg() == 0 {
+			return fmt.Errorf("-merge needs result directories as arguments")
+		}
+		res, err := study.Load(fs.Args()...)
+		if err != nil {
+			return err
+		}
+		return report(res, *out, stdout)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q (did you mean -merge?)", fs.Args())
+	}
+
+	var s *study.Study
+	var err error
+	if *studyFile != "" {
+		if s, err = study.ReadFile(*studyFile); err != nil {
+			return err
+		}
+	} else {
+		if *quick {
+			*dataName, *rows = pick(set["data"], *dataName, "moons"), pickInt(set["n"], *rows, 120)
+			*epochs = pickInt(set["epochs"], *epochs, 3)
+			*seeds = pick(set["seeds"], *seeds, "1,2")
+			*lrs = pick(set["lrs"], *lrs, "0.3")
+			if !set["opt"] {
+				opts = optFlags{"sgd", "adam:lr=0.01,on=minibatch(32)"}
+			}
+		}
+		f, err := fileFromFlags(flagValues{
+			data: *dataName, train: *trainN, val: *valN, rows: *rows, targetCol: *targetCol, class: *class,
+			hidden: *hidden, activation: *activation, variants: *variants, lrs: *lrs, seeds: *seeds, opts: opts,
+			epochs: *epochs, maxEx: *maxEx, maxGE: *maxGE, maxTime: *maxTime, target: *target, targetMetric: *targetM, dtype: *dtype,
+		})
+		if err != nil {
+			return err
+		}
+		if s, err = f.Study(); err != nil {
+			return err
+		}
+	}
+	var sh study.Shard
+	if *shard != "" {
+		if sh, err = study.ParseShard(*shard); err != nil {
+			return err
+		}
+	}
+	runs, err := s.Runs()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "study %s: %s, %d training and %d validation rows, %d configurations x %d seeds = %d runs",
+		s.Name, s.Data, s.Train.Len(), valLen(s), len(s.Configs()), len(s.Grid.Seeds), len(runs))
+	if sh.Count > 1 {
+		fmt.Fprintf(stdout, ", shard %s", sh)
+	}
+	fmt.Fprintln(stdout)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	start := time.Now()
+	res, err := s.Run(ctx, study.Options{Workers: *workers, Shard: sh, Progress: progress})
+	if err != nil && res == nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "trained %d runs in %s\n\n", len(res.Runs), time.Since(start).Round(100*time.Millisecond))
+	if werr := res.Write(*out); werr != nil {
+		return werr
+	}
+	if rerr := report(res, *out, stdout); rerr != nil {
+		return rerr
+	}
+	return err
+}
+
+func valLen(s *study.Study) int {
+	if s.Validation == nil {
+		return 0
+	}
+	return s.Validation.Len()
+}
+
+func pick(isSet bool, cur, quick string) string {
+	if isSet {
+		return cur
+	}
+	return quick
+}
+
+func pickInt(isSet bool, cur, quick int) int {
+	if isSet {
+		return cur
+	}
+	return quick
+}
+
+// report writes the table and plots and prints the table.
+func report(res *study.Results, dir string, stdout io.Writer) error {
+	if err := res.Write(dir); err != nil {
+		return err
+	}
+	paths, err := res.Report(dir, study.PlotOptions{})
+	if err != nil {
+		return err
+	}
+	if err := res.Summary().WriteMarkdown(stdout); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nwrote %s: study.json, runs/ (%d runs, CSV and JSON),", dir, len(res.Runs))
+	for _, p := range paths {
+		fmt.Fprintf(stdout, " %s", filepath.Base(p))
+	}
+	fmt.Fprintln(stdout)
+	return nil
+}
+
+type flagValues struct {
+	data                 string
+	train, val, rows     int
+	targetCol            string
+	class                bool
+	hidden, activation   string
+	variants, lrs, seeds string
+	opts                 []string
+	epochs               int
+	maxEx, maxGE         int64
+	maxTime              time.Duration
+	target               float64
+	targetMetric, dtype  string
+}
+
+// fileFromFlags turns the flags into a study file, so that flags and files
+// are checked by the same code.
+func fileFromFlags(v flagValues) (*study.File, error) {
+	f := &study.File{DType: v.dtype}
+	f.Budget.Epochs, f.Budget.MaxExamples, f.Budget.MaxGradEvals = v.epochs, v.maxEx, v.maxGE
+	if v.maxTime > 0 {
+		f.Budget.MaxTime = v.maxTime.String()
+	}
+	name := strings.ToLower(v.data)
+	switch {
+	case strings.HasSuffix(name, ".csv"):
+		f.Data = study.DataSpec{Name: "csv", Path: v.data, Target: v.targetCol, Class: v.class}
+		name = strings.TrimSuffix(filepath.Base(v.data), filepath.Ext(v.data))
+	case name == "mnist":
+		f.Data = study.DataSpec{Name: "mnist", Train: v.train, Val: v.val}
+	default:
+		f.Data = study.DataSpec{Name: name, N: v.rows}
+	}
+	f.Name = name
+	switch {
+	case name == "xor" && v.hidden == "":
+		f.Model = study.ModelSpec{Builtin: "xor-2-10-1"}
+	default:
+		hid, act := v.hidden, v.activation
+		if hid == "" {
+			hid = "16,16"
+			if name == "mnist" {
+				hid = "64"
+			}
+		}
+		if act == "" {
+			act = "tanh"
+			if name == "mnist" {
+				act = "relu"
+			}
+		}
+		widths, err := ints("-hidden", hid)
+		if err != nil {
+			return nil, err
+		}
+		f.Model = study.ModelSpec{Builtin: "mlp", Hidden: widths, Activation: act}
+	}
+	if v.target != 0 {
+		f.Target = &study.TargetSpec{Metric: v.targetMetric, Value: v.target}
+	}
+	f.Grid.Variants = splitVariants(v.variants)
+	var err error
+	if f.Grid.LRs, err = floats("-lrs", v.lrs, ","); err != nil {
+		return nil, err
+	}
+	seeds, err := ints("-seeds", v.seeds)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range seeds {
+		f.Grid.Seeds = append(f.Grid.Seeds, uint64(s))
+	}
+	opts := v.opts
+	if len(opts) == 0 {
+		opts = []string{"sgd", "adam:lr=0.001,on=minibatch(32)"}
+	}
+	for _, o := range opts {
+		spec, err := parseOpt(o)
+		if err != nil {
+			return nil, err
+		}
+		f.Grid.Optimizers = append(f.Grid.Optimizers, spec)
+	}
+	return f, nil
+}
+
+// splitVariants splits a comma-separated list of variants, keeping the
+// options noshuffle and droplast with their variant.
+func splitVariants(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if (p == "noshuffle" || p == "droplast") && len(out) > 0 {
+			out[len(out)-1] += "," + p
+			continue
+		}
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// parseOpt reads name[:key=value,...].
+func parseOpt(s string) (study.OptimizerSpec, error) {
+	name, rest, _ := strings.Cut(s, ":")
+	spec := study.OptimizerSpec{Name: strings.TrimSpace(name)}
+	if rest == "" {
+		return spec, nil
+	}
+	for _, kv := range strings.Split(rest, ",") {
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok {
+			return spec, fmt.Errorf("-opt %q: %q is not key=value", s, kv)
+		}
+		k, val = strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(val)
+		switch k {
+		case "lr", "lrs":
+			lrs, err := floats("-opt "+s+": lr", val, "/")
+			if err != nil {
+				return spec, err
+			}
+			spec.LRs = lrs
+		case "on":
+			spec.Variants = strings.Split(val, "/")
+		default:
+			if spec.Hyper == nil {
+				spec.Hyper = map[string]any{}
+			}
+			if b, err := strconv.ParseBool(val); err == nil {
+				spec.Hyper[k] = b
+			} else if x, err := strconv.ParseFloat(val, 64); err == nil {
+				spec.Hyper[k] = x
+			} else {
+				spec.Hyper[k] = val
+			}
+		}
+	}
+	return spec, nil
+}
+
+func floats(flag, s, sep string) ([]float64, error) {
+	var out []float64
+	for _, p := range strings.Split(s, sep) {
+		x, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %q is not a number", flag, p)
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
+func ints(flag, s string) ([]int, error) {
+	var out []int
+	for _, p := range strings.Split(s, ",") {
+		x, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %q is not an integer", flag, p)
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}

@@ -1,0 +1,448 @@
+package study
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/descentlab/descent/data"
+	"github.com/descentlab/descent/nn"
+	"gorgonia.org/tensor"
+)
+
+// File is a study as a JSON file describes it. Unknown fields are errors.
+// For example:
+//
+//	{
+//	  "name": "moons",
+//	  "model": {"builtin": "mlp", "hidden": [16, 16], "activation": "tanh"},
+//	  "data": {"name": "moons", "n": 400, "noise": 0.2, "validation": 0.25},
+//	  "grid": {
+//	    "variants": ["full", "stochastic", "minibatch(32)"],
+//	    "optimizers": [{"name": "sgd"}, {"name": "adam", "lrs": [0.01], "variants": ["minibatch(32)"]}],
+//	    "lrs": [0.1],
+//	    "seeds": [1, 2, 3]
+//	  },
+//	  "budget": {"epochs": 50, "max_time": "1m"},
+//	  "target": {"metric": "val_loss", "value": 0.3}
+//	}
+type File struct {
+	Name  string    `json:"name"`
+	Model ModelSpec `json:"model"`
+	// Loss and Metrics default from the data: binary_crossentropy and
+	// accuracy for two classes in one column, sparse_categorical_crossentropy
+	// and accuracy for class indices, categorical_crossentropy and accuracy
+	// for one-hot targets, mean_squared_error otherwise.
+	Loss    string   `json:"loss,omitempty"`
+	Metrics []string `json:"metrics,omitempty"`
+	// DType is "float32" or "float64". If empty, float32 for mnist and
+	// float64 otherwise.
+	DType  string      `json:"dtype,omitempty"`
+	Data   DataSpec    `json:"data"`
+	Grid   GridSpec    `json:"grid"`
+	Budget BudgetSpec  `json:"budget"`
+	Target *TargetSpec `json:"target,omitempty"`
+	// KeepSteps keeps every step's record in the results.
+	KeepSteps bool `json:"keep_steps,omitempty"`
+}
+
+// ModelSpec names the model: exactly one of Builtin and Keras.
+type ModelSpec struct {
+	// Builtin is "xor-2-10-1" (the 2-10-1 tanh/sigmoid XOR network) or
+	// "mlp": dense layers of the Hidden widths with Activation (if empty,
+	// relu), then an output layer sized and activated for the data
+	// (sigmoid for two classes, softmax for more, linear for regression).
+	Builtin    string `json:"builtin,omitempty"`
+	Hidden     []int  `json:"hidden,omitempty"`
+	Activation string `json:"activation,omitempty"`
+	// Keras is a Keras Sequential model's JSON (model.to_json()), read by
+	// nn.FromJSON.
+	Keras json.RawMessage `json:"keras,omitempty"`
+}
+
+// DataSpec names the dataset.
+type DataSpec struct {
+	// Name is xor, moons, spirals, circles, blobs, mnist or csv.
+	Name string `json:"name"`
+	// N is the number of rows of a generated problem (moons, spirals,
+	// circles, blobs), before the validation split. If zero, 400.
+	N int `json:"n,omitempty"`
+	// Noise is a generated problem's noise. If nil, 0.2 for moons, 0.1
+	// for spirals and circles.
+	Noise *float64 `json:"noise,omitempty"`
+	// Validation is the fraction of a generated problem's or a CSV file's
+	// rows, shuffled with Seed, held out for validation. If zero, 0.25.
+	Validation float64 `json:"validation,omitempty"`
+	// Seed draws a generated problem and its split; the dataset does not
+	// depend on the grid's seeds.
+	Seed uint64 `json:"seed,omitempty"`
+	// Train and Val are MNIST's subset sizes: the first Train training
+	// images and the first Val test images, which serve as validation
+	// data. If zero, 10000 and 2000.
+	Train int `json:"train,omitempty"`
+	Val   int `json:"val,omitempty"`
+	// Dir is MNIST's directory. If empty, data.MNISTDir().
+	Dir string `json:"dir,omitempty"`
+	// Path is the CSV file (relative to the study file); it has a header
+	// and its target is the column named Target (if empty, the last one),
+	// read as class labels when Class is set.
+	Path   string `json:"path,omitempty"`
+	Target string `json:"target,omitempty"`
+	Class  bool   `json:"class,omitempty"`
+}
+
+// GridSpec is Grid in a file; variants are written as ParseVariant reads
+// them.
+type GridSpec struct {
+	Variants   []string        `json:"variants"`
+	Optimizers []OptimizerSpec `json:"optimizers"`
+	LRs        []float64       `json:"lrs"`
+	Seeds      []uint64        `json:"seeds"`
+}
+
+// OptimizerSpec is Optimizer in a file.
+type OptimizerSpec struct {
+	Name     string         `json:"name"`
+	Hyper    map[string]any `json:"hyper,omitempty"`
+	LRs      []float64      `json:"lrs,omitempty"`
+	Variants []string       `json:"variants,omitempty"`
+}
+
+// ReadFile reads a study file and loads its data (see File.Study). A
+// relative CSV path is taken relative to the file.
+func ReadFile(path string) (*Study, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("study: %w", err)
+	}
+	f, err := Parse(bytes.NewReader(b), filepath.Base(path))
+	if err != nil {
+		return nil, err
+	}
+	if f.Data.Path != "" && !filepath.IsAbs(f.Data.Path) {
+		f.Data.Path = filepath.Join(filepath.Dir(path), f.Data.Path)
+	}
+	return f.Study()
+}
+
+// Parse decodes a study file read from r, named source in errors. Unknown
+// fields and trailing data are errors; a syntax error gives the line and
+// column.
+func Parse(r io.Reader, source string) (*File, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("study: %s: %w", source, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var f File
+	if err := dec.Decode(&f); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			line, col := lineCol(b, se.Offset)
+			return nil, fmt.Errorf("study: %s:%d:%d: %w: %w", source, line, col, err, ErrConfig)
+		}
+		return nil, fmt.Errorf("study: %s: %w: %w", source, err, ErrConfig)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("study: %s: data after the study object: %w", source, ErrConfig)
+	}
+	return &f, nil
+}
+
+func lineCol(b []byte, off int64) (line, col int) {
+	line, col = 1, 1
+	for _, c := range b[:min(int(off), len(b))] {
+		if c == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return line, col
+}
+
+// DatasetNames are the names DataSpec.Name accepts.
+var DatasetNames = []string{"xor", "moons", "spirals", "circles", "blobs", "mnist", "csv"}
+
+// BuiltinModels are the names ModelSpec.Builtin accepts.
+var BuiltinModels = []string{"xor-2-10-1", "mlp"}
+
+// Study checks the file, loads its data and returns the study. Errors name
+// the field ("grid.optimizers[1].name", "data.name").
+func (f *File) Study() (*Study, error) {
+	name := strings.ToLower(f.Data.Name)
+	if name == "" && f.Data.Path != "" {
+		name = "csv"
+	}
+	var dt tensor.Dtype
+	switch f.DType {
+	case "":
+		dt = tensor.Float64
+		if name == "mnist" {
+			dt = tensor.Float32
+		}
+	case "float32":
+		dt = tensor.Float32
+	case "float64":
+		dt = tensor.Float64
+	default:
+		return nil, fieldErr("dtype", "%q, want float32 or float64", f.DType)
+	}
+	if !slices.Contains(DatasetNames, name) {
+		return nil, fieldErr("data.name", "unknown dataset %q (valid: %s)", f.Data.Name, strings.Join(DatasetNames, ", "))
+	}
+	g := f.Grid
+	s := &Study{Name: f.Name, Data: name, DType: dt, Loss: f.Loss, Metrics: f.Metrics, KeepSteps: f.KeepSteps,
+		Grid: Grid{LRs: g.LRs, Seeds: g.Seeds}}
+	var err error
+	if s.Grid.Variants, err = parseVariants("grid.variants", g.Variants); err != nil {
+		return nil, err
+	}
+	for i, o := range g.Optimizers {
+		field := fmt.Sprintf("grid.optimizers[%d]", i)
+		if o.Name == "" {
+			return nil, fieldErr(field+".name", "no optimizer name")
+		}
+		vs, err := parseVariants(field+".variants", o.Variants)
+		if err != nil {
+			return nil, err
+		}
+		s.Grid.Optimizers = append(s.Grid.Optimizers, Optimizer{Name: o.Name, Hyper: o.Hyper, LRs: o.LRs, Variants: vs})
+	}
+	if s.Budget, err = f.Budget.budget(); err != nil {
+		return nil, err
+	}
+	if f.Target != nil {
+		s.Target = Target(*f.Target)
+	}
+	if err := f.checkModel(); err != nil {
+		return nil, err
+	}
+	if s.Train, s.Validation, err = LoadData(f.Data, dt); err != nil {
+		return nil, err
+	}
+	if s.Name == "" {
+		s.Name = name
+	}
+	kind, outputs, err := targetKind(s.Train)
+	if err != nil {
+		return nil, err
+	}
+	if s.Loss == "" {
+		s.Loss = map[string]string{"binary": "binary_crossentropy", "sparse": "sparse_categorical_crossentropy",
+			"onehot": "categorical_crossentropy", "regression": "mean_squared_error"}[kind]
+		if f.Metrics == nil && kind != "regression" {
+			s.Metrics = []string{"accuracy"}
+		}
+	}
+	if s.Model, err = f.Model.builder(s.Train.Features(), kind, outputs); err != nil {
+		return nil, err
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func parseVariants(field string, names []string) ([]data.Batching, error) {
+	var out []data.Batching
+	for i, v := range names {
+		b, err := ParseVariant(v)
+		if err != nil {
+			return nil, fieldErr(fmt.Sprintf("%s[%d]", field, i), "%v", err)
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+func (f *File) checkModel() error {
+	m := f.Model
+	switch {
+	case m.Builtin == "" && len(m.Keras) == 0:
+		return fieldErr("model", "no model: set builtin (%s) or keras", strings.Join(BuiltinModels, ", "))
+	case m.Builtin != "" && len(m.Keras) > 0:
+		return fieldErr("model", "both builtin and keras are set")
+	case m.Builtin != "" && !slices.Contains(BuiltinModels, m.Builtin):
+		return fieldErr("model.builtin", "unknown model %q (valid: %s)", m.Builtin, strings.Join(BuiltinModels, ", "))
+	case m.Builtin == "mlp" && len(m.Hidden) == 0:
+		return fieldErr("model.hidden", "mlp needs at least one hidden width")
+	case m.Builtin != "mlp" && (len(m.Hidden) > 0 || m.Activation != ""):
+		return fieldErr("model.hidden", "hidden and activation apply to mlp only")
+	}
+	for i, h := range m.Hidden {
+		if h <= 0 {
+			return fieldErr(fmt.Sprintf("model.hidden[%d]", i), "width %d must be positive", h)
+		}
+	}
+	if len(m.Keras) > 0 {
+		if _, err := nn.FromJSON(m.Keras); err != nil {
+			return fieldErr("model.keras", "%v", err)
+		}
+	}
+	return nil
+}
+
+// targetKind classifies the targets: "binary" (one column of 0 and 1),
+// "sparse" (one column of class indices, more than two classes), "onehot"
+// (several columns) or "regression", and returns the output width.
+func targetKind(d *data.Dataset) (string, int, error) {
+	if d.Targets() > 1 {
+		return "onehot", d.Targets(), nil
+	}
+	labels, err := d.Labels()
+	if err != nil {
+		return "regression", 1, nil
+	}
+	k := slices.Max(labels) + 1
+	if k <= 2 {
+		return "binary", 1, nil
+	}
+	return "sparse", k, nil
+}
+
+// builder returns the model constructor.
+func (m ModelSpec) builder(in int, kind string, outputs int) (func() (*nn.Sequential, error), error) {
+	if len(m.Keras) > 0 {
+		raw := slices.Clone([]byte(m.Keras))
+		return func() (*nn.Sequential, error) { return nn.FromJSON(raw) }, nil
+	}
+	outAct := map[string]string{"binary": "sigmoid", "sparse": "softmax", "onehot": "softmax", "regression": "linear"}[kind]
+	switch m.Builtin {
+	case "xor-2-10-1":
+		if in != 2 || outputs != 1 {
+			return nil, fieldErr("model.builtin", "xor-2-10-1 wants 2 features and 1 target, the data has %d and %d", in, outputs)
+		}
+		return XORModel, nil
+	}
+	hidden, act := slices.Clone(m.Hidden), m.Activation
+	if act == "" {
+		act = "relu"
+	}
+	return func() (*nn.Sequential, error) { return MLP(in, hidden, act, outputs, outAct), nil }, nil
+}
+
+// XORModel returns the 2-10-1 network of the XOR problem: tanh hidden
+// units and a sigmoid output.
+func XORModel() (*nn.Sequential, error) {
+	return nn.NewSequential(
+		&nn.Dense{Units: 10, InputDim: 2},
+		&nn.Activation{Fn: "tanh"},
+		&nn.Dense{Units: 1},
+		&nn.Activation{Fn: "sigmoid"},
+	), nil
+}
+
+// MLP returns a multilayer perceptron: in inputs, dense layers of the
+// hidden widths with activation act, and a dense output layer of out units
+// with activation outAct.
+func MLP(in int, hidden []int, act string, out int, outAct string) *nn.Sequential {
+	m := nn.NewSequential()
+	for i, h := range hidden {
+		d := &nn.Dense{Units: h, Activation: act}
+		if i == 0 {
+			d.InputDim = in
+		}
+		m.Add(d)
+	}
+	d := &nn.Dense{Units: out, Activation: outAct}
+	if len(hidden) == 0 {
+		d.InputDim = in
+	}
+	m.Add(d)
+	return m
+}
+
+// LoadData loads the training and validation sets a DataSpec names, in
+// dtype dt. MNIST's error, when its files are missing, says how to fetch
+// them.
+func LoadData(spec DataSpec, dt tensor.Dtype) (train, val *data.Dataset, err error) {
+	name := strings.ToLower(spec.Name)
+	if name == "" && spec.Path != "" {
+		name = "csv"
+	}
+	n := spec.N
+	if n == 0 {
+		n = 400
+	}
+	frac := spec.Validation
+	if frac == 0 {
+		frac = 0.25
+	}
+	noise := func(def float64) float64 {
+		if spec.Noise != nil {
+			return *spec.Noise
+		}
+		return def
+	}
+	rng := rand.New(rand.NewPCG(spec.Seed, 0x5eed))
+	var all *data.Dataset
+	switch name {
+	case "xor":
+		x := data.XOR(dt)
+		return x, x, nil
+	case "moons":
+		all, err = data.TwoMoons(n, noise(0.2), dt, rng)
+	case "spirals":
+		all, err = data.Spirals(n, noise(0.1), dt, rng)
+	case "circles":
+		all, err = data.Circles(n, noise(0.1), 0.5, dt, rng)
+	case "blobs":
+		all, err = data.Blobs(n, dt, rng)
+	case "mnist":
+		trainN, valN := spec.Train, spec.Val
+		if trainN == 0 {
+			trainN = 10000
+		}
+		if valN == 0 {
+			valN = 2000
+		}
+		if trainN < 0 || trainN > 60000 {
+			return nil, nil, fieldErr("data.train", "%d MNIST training images, want 1 to 60000", trainN)
+		}
+		if valN < 0 || valN > 10000 {
+			return nil, nil, fieldErr("data.val", "%d MNIST validation images, want 1 to 10000", valN)
+		}
+		tr, te, err := data.LoadMNIST(spec.Dir, data.MNISTOptions{DType: dt})
+		if err != nil {
+			return nil, nil, fmt.Errorf("study: data: %w", err)
+		}
+		if train, err = tr.Slice(0, trainN); err != nil {
+			return nil, nil, err
+		}
+		if val, err = te.Slice(0, valN); err != nil {
+			return nil, nil, err
+		}
+		return train, val, nil
+	case "csv":
+		if spec.Path == "" {
+			return nil, nil, fieldErr("data.path", "csv needs a path")
+		}
+		opts := data.CSVOptions{Header: true, Class: spec.Class, DType: dt}
+		if spec.Target != "" {
+			opts.TargetNames = []string{spec.Target}
+		}
+		tab, err := data.ReadCSVFile(spec.Path, opts)
+		if err != nil {
+			return nil, nil, fmt.Errorf("study: data.path: %w", err)
+		}
+		all = tab.Data
+	default:
+		return nil, nil, fieldErr("data.name", "unknown dataset %q (valid: %s)", spec.Name, strings.Join(DatasetNames, ", "))
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("study: data: %w", err)
+	}
+	if train, val, err = all.Split(frac, rng); err != nil {
+		return nil, nil, fieldErr("data.validation", "%v", err)
+	}
+	return train, val, nil
+}

@@ -1,0 +1,290 @@
+package study
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// PlotOptions configures Results.Plot.
+type PlotOptions struct {
+	// Loss is the quantity of the loss plots: "val_loss" or "loss". If
+	// empty, "val_loss" when recorded, else "loss".
+	Loss string
+	// Formats are the file formats, "png" and "svg" (and anything else
+	// gonum's plot.Save reads from an extension: "pdf", "eps"). If nil,
+	// png and svg.
+	Formats []string
+	// Width and Height are the size of each figure. If zero, 8 by 5 inches
+	// (768 by 480 pixels in PNG).
+	Width, Height vg.Length
+}
+
+// Figure names, without the extension.
+const (
+	FigLossEpochs     = "loss_vs_epochs"
+	FigLossExamples   = "loss_vs_examples"
+	FigLossGradEvals  = "loss_vs_grad_evals"
+	FigLossTime       = "loss_vs_time"
+	FigValAccuracy    = "val_accuracy_vs_epochs"
+	bandAlpha         = 0x38
+	logRatioThreshold = 20 // a log axis when max/min reaches this
+)
+
+// Plot draws the figures into dir and returns the paths written: the loss
+// against epochs, examples seen, gradient evaluations and wall time, and
+// the validation accuracy against epochs (when recorded). Each
+// configuration is one curve, the mean over its seeds, in a band from the
+// minimum to the maximum over seeds; x is the mean over seeds at each epoch
+// (equal for all seeds but for wall time), epoch 0 being the untrained
+// model. The y axis, and the x axis of gradient evaluations (whose counts
+// differ by the batch size), are logarithmic when their values span a
+// factor of 20 or more; a logarithmic x axis drops epoch 0. Non-finite
+// values (diverged runs) are left out.
+func (r *Results) Plot(dir string, opt PlotOptions) ([]string, error) {
+	if len(r.Runs) == 0 {
+		return nil, fmt.Errorf("study: plot: %w", errNoRuns)
+	}
+	loss := opt.Loss
+	if loss == "" {
+		loss = "loss"
+		if slices.Contains(r.metricNames(), "val_loss") {
+			loss = "val_loss"
+		}
+	}
+	formats := opt.Formats
+	if formats == nil {
+		formats = []string{"png", "svg"}
+	}
+	w, h := opt.Width, opt.Height
+	if w == 0 {
+		w = 8 * vg.Inch
+	}
+	if h == 0 {
+		h = 5 * vg.Inch
+	}
+	lossLabel := "training loss"
+	if loss == "val_loss" {
+		lossLabel = "validation loss"
+	}
+	lossLabel += " (" + r.Meta.Loss + ")"
+	name := r.Meta.Name
+	if name == "" {
+		name = r.Meta.Data
+	}
+	type fig struct {
+		file, metric, x, title, xlabel, ylabel string
+		legendTop                              bool
+	}
+	figs := []fig{
+		{FigLossEpochs, loss, "epoch", "per epoch", "epoch", lossLabel, true},
+		{FigLossExamples, loss, "examples", "per example seen", "examples seen", lossLabel, true},
+		{FigLossGradEvals, loss, "grad_evals", "per gradient evaluation", "gradient evaluations (optimizer steps)", lossLabel, true},
+		{FigLossTime, loss, "seconds", "per second of training", "wall time (s)", lossLabel, true},
+	}
+	if slices.Contains(r.metricNames(), "val_accuracy") {
+		figs = append(figs, fig{FigValAccuracy, "val_accuracy", "epoch", "per epoch", "epoch", "validation accuracy (fraction correct)", false})
+	}
+	var paths []string
+	for _, f := range figs {
+		title := fmt.Sprintf("%s: %s %s (mean of %d seeds, band min to max)", name, strings.SplitN(f.ylabel, " (", 2)[0], f.title, len(r.Meta.Seeds))
+		p, err := r.figure(f.metric, f.x, title, f.xlabel, f.ylabel, f.legendTop)
+		if err != nil {
+			return paths, err
+		}
+		for _, ext := range formats {
+			path := filepath.Join(dir, f.file+"."+ext)
+			if err := p.Save(w, h, path); err != nil {
+				return paths, fmt.Errorf("study: plot %s: %w", path, err)
+			}
+			paths = append(paths, path)
+		}
+	}
+	return paths, nil
+}
+
+// curve is one configuration's mean and band.
+type curve struct {
+	label           string
+	x, mean, lo, hi []float64
+}
+
+// curves computes, per configuration, the metric against x over the seeds.
+func (r *Results) curves(metric, x string) []curve {
+	byConfig := make([][]RunResult, len(r.Meta.Configs))
+	for _, run := range r.Runs {
+		byConfig[run.ConfigIndex] = append(byConfig[run.ConfigIndex], run)
+	}
+	var out []curve
+	for ci, runs := range byConfig {
+		if len(runs) == 0 {
+			continue
+		}
+		c := curve{label: r.Meta.Configs[ci].String()}
+		for k := 0; ; k++ {
+			var xs, ys []float64
+			for _, run := range runs {
+				xv, yv, ok := point(run, k, metric, x)
+				if ok && !math.IsNaN(yv) && !math.IsInf(yv, 0) {
+					xs, ys = append(xs, xv), append(ys, yv)
+				}
+			}
+			if len(ys) == 0 {
+				break
+			}
+			st := newStat(ys)
+			c.x = append(c.x, newStat(xs).Mean)
+			c.mean, c.lo, c.hi = append(c.mean, st.Mean), append(c.lo, st.Min), append(c.hi, st.Max)
+		}
+		if len(c.x) > 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// point returns the k-th point of a run (k = 0 is the untrained model).
+func point(run RunResult, k int, metric, x string) (float64, float64, bool) {
+	if k == 0 {
+		if run.Initial == nil {
+			return 0, 0, false
+		}
+		y, ok := run.Initial[metric]
+		return 0, y, ok
+	}
+	if k > len(run.History.Epochs) {
+		return 0, 0, false
+	}
+	e := run.History.Epochs[k-1]
+	y, ok := e.Metrics[metric]
+	if metric == "loss" {
+		y, ok = e.Loss, true
+	}
+	var xv float64
+	switch x {
+	case "epoch":
+		xv = float64(e.Epoch)
+	case "examples":
+		xv = float64(e.Examples)
+	case "grad_evals":
+		xv = float64(e.GradEvals)
+	case "seconds":
+		xv = e.Elapsed.Seconds()
+	}
+	return xv, y, ok
+}
+
+// span returns the smallest positive and the largest value.
+func span(vals ...[]float64) (lo, hi float64) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, vs := range vals {
+		for _, v := range vs {
+			if v > 0 {
+				lo = math.Min(lo, v)
+			}
+			hi = math.Max(hi, v)
+		}
+	}
+	return lo, hi
+}
+
+func (r *Results) figure(metric, x, title, xlabel, ylabel string, legendTop bool) (*plot.Plot, error) {
+	cs := r.curves(metric, x)
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = xlabel
+	p.Y.Label.Text = ylabel
+	p.Legend.Top = legendTop
+	p.Add(plotter.NewGrid())
+
+	var allY, allX [][]float64
+	for _, c := range cs {
+		allY = append(allY, c.lo, c.hi)
+		allX = append(allX, c.x)
+	}
+	ylo, yhi := span(allY...)
+	logY := ylo > 0 && yhi/ylo >= logRatioThreshold && allPositive(allY...)
+	xlo, xhi := span(allX...)
+	logX := x == "grad_evals" && xlo > 0 && xhi/xlo >= logRatioThreshold
+	if logY {
+		p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+		p.Y.Label.Text += ", log scale"
+	}
+	if logX {
+		p.X.Scale, p.X.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+		p.X.Label.Text += ", log scale"
+	}
+	for i, c := range cs {
+		var mean, band plotter.XYs
+		var lower plotter.XYs
+		for k := range c.x {
+			if logX && c.x[k] <= 0 {
+				continue
+			}
+			mean = append(mean, plotter.XY{X: c.x[k], Y: c.mean[k]})
+			band = append(band, plotter.XY{X: c.x[k], Y: c.hi[k]})
+			lower = append(lower, plotter.XY{X: c.x[k], Y: c.lo[k]})
+		}
+		if len(mean) == 0 {
+			continue
+		}
+		col := plotutil.Color(i)
+		if len(band) > 1 {
+			slices.Reverse(lower)
+			poly, err := plotter.NewPolygon(append(band, lower...))
+			if err != nil {
+				return nil, fmt.Errorf("study: plot: %w", err)
+			}
+			cr, cg, cb, _ := col.RGBA()
+			poly.Color = color.NRGBA{R: uint8(cr >> 8), G: uint8(cg >> 8), B: uint8(cb >> 8), A: bandAlpha}
+			poly.LineStyle.Width = 0
+			p.Add(poly)
+		}
+		line, points, err := plotter.NewLinePoints(mean)
+		if err != nil {
+			return nil, fmt.Errorf("study: plot: %w", err)
+		}
+		line.Color, line.Width, line.Dashes = col, vg.Points(1.5), plotutil.Dashes(i)
+		points.Color, points.Shape, points.Radius = col, plotutil.Shape(i), vg.Points(2)
+		if len(mean) > 40 {
+			points.Radius = 0
+			points.Shape = draw.CircleGlyph{}
+		}
+		p.Add(line, points)
+		p.Legend.Add(c.label, line, points)
+	}
+	// Leave room for the legend: 30% more height above the curves
+	// (below them when the legend is at the bottom).
+	const room = 0.3
+	switch {
+	case logY && legendTop:
+		p.Y.Max *= math.Pow(p.Y.Max/p.Y.Min, room)
+	case logY:
+		p.Y.Min /= math.Pow(p.Y.Max/p.Y.Min, room)
+	case legendTop:
+		p.Y.Max += room * (p.Y.Max - p.Y.Min)
+	default:
+		p.Y.Min -= room * (p.Y.Max - p.Y.Min)
+	}
+	return p, nil
+}
+
+func allPositive(vals ...[]float64) bool {
+	for _, vs := range vals {
+		for _, v := range vs {
+			if !(v > 0) {
+				return false
+			}
+		}
+	}
+	return true
+}

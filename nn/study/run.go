@@ -1,0 +1,266 @@
+package study
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/descentlab/descent/graph"
+	"github.com/descentlab/descent/nn"
+)
+
+// Shard selects part of a study's runs: run i belongs to shard i mod
+// Count. The zero value (or Count 1) is the whole study.
+type Shard struct {
+	Index, Count int
+}
+
+// ParseShard reads a shard written "i/n", 0 <= i < n, as the -shard flag
+// takes it.
+func ParseShard(s string) (Shard, error) {
+	a, b, ok := strings.Cut(s, "/")
+	i, err1 := strconv.Atoi(strings.TrimSpace(a))
+	n, err2 := strconv.Atoi(strings.TrimSpace(b))
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
+		return Shard{}, fmt.Errorf("study: shard %q: want i/n with 0 <= i < n: %w", s, ErrConfig)
+	}
+	return Shard{Index: i, Count: n}, nil
+}
+
+// String returns "i/n", or "all" for the whole study.
+func (s Shard) String() string {
+	if s.Count <= 1 {
+		return "all"
+	}
+	return fmt.Sprintf("%d/%d", s.Index, s.Count)
+}
+
+// Has reports whether the run belongs to the shard.
+func (s Shard) Has(r Run) bool { return s.Count <= 1 || r.Index%s.Count == s.Index }
+
+// Options configures Study.Run.
+type Options struct {
+	// Workers is the number of runs trained at once. If zero,
+	// runtime.GOMAXPROCS(0). The results do not depend on it.
+	Workers int
+	// Shard, if set, runs only that shard of the grid.
+	Shard Shard
+	// Progress, if not nil, receives a line per finished run and an
+	// overall progress bar with an estimate of the time left.
+	Progress io.Writer
+}
+
+// RunResult is what one run produced.
+type RunResult struct {
+	Run
+	// InitHash is a fingerprint (FNV-1a of the float64 bits) of the initial
+	// weights: equal for the runs of a seed, whatever their configuration.
+	InitHash string
+	// Initial holds the loss and metrics before training (epoch 0), under
+	// the History's names ("loss", "val_accuracy").
+	Initial map[string]float64
+	// History is the run's record; its Steps are dropped unless
+	// Study.KeepSteps.
+	History *nn.History
+	// Seconds is the run's wall time, evaluation included.
+	Seconds float64
+	// Err is the error that ended the run, if any; History then holds what
+	// was recorded before it.
+	Err string
+}
+
+// Run trains the study's runs (those of opt.Shard) on opt.Workers
+// goroutines, each run owning its model and graphs, and returns them in
+// index order. A run that fails is recorded with its error and does not
+// stop the others; a cancelled ctx stops the study with its error, with the
+// runs finished so far.
+func (s *Study) Run(ctx context.Context, opt Options) (*Results, error) {
+	runs, err := s.Runs()
+	if err != nil {
+		return nil, err
+	}
+	res := &Results{Meta: s.meta(len(runs), opt.Shard)}
+	var mine []Run
+	for _, r := range runs {
+		if opt.Shard.Has(r) {
+			mine = append(mine, r)
+		}
+	}
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = max(1, min(workers, len(mine)))
+
+	jobs := make(chan int)
+	done := make(chan RunResult)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := range jobs {
+				done <- s.train(ctx, mine[i])
+			}
+		})
+	}
+	go func() {
+		defer close(jobs)
+		for i := range mine {
+			select {
+			case jobs <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(done) }()
+	prog := newProgress(opt.Progress, len(mine))
+	for r := range done {
+		res.Runs = append(res.Runs, r)
+		prog.finished(r)
+	}
+	slices.SortFunc(res.Runs, func(a, b RunResult) int { return a.Index - b.Index })
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("study: %w", err)
+	}
+	return res, nil
+}
+
+// train does one run.
+func (s *Study) train(ctx context.Context, r Run) (out RunResult) {
+	out = RunResult{Run: r, History: &nn.History{}}
+	begin := time.Now()
+	defer func() { out.Seconds = time.Since(begin).Seconds() }()
+	fail := func(err error) RunResult {
+		out.Err = err.Error()
+		return out
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	m, err := s.Model()
+	if err != nil {
+		return fail(fmt.Errorf("study: model: %w", err))
+	}
+	if m == nil {
+		return fail(fmt.Errorf("study: model: Model returned nil: %w", ErrConfig))
+	}
+	defer m.Close()
+	o, err := newOptimizer(r.Config.Optimizer, r.Config.Hyper, r.Config.LR)
+	if err != nil {
+		return fail(err)
+	}
+	dt := s.DType
+	if dt.Type == nil {
+		dt = s.Train.DType()
+	}
+	if err := m.Compile(nn.CompileConfig{Loss: s.Loss, Optimizer: o, Metrics: s.Metrics, Seed: r.Seed, DType: dt}); err != nil {
+		return fail(err)
+	}
+	out.InitHash = hashParams(m.Params())
+	if out.Initial, err = s.initial(m); err != nil {
+		return fail(err)
+	}
+	cbs := []nn.Callback{&nn.TerminateOnNaN{}}
+	if s.Callbacks != nil {
+		cbs = append(cbs, s.Callbacks(r)...)
+	}
+	b := s.Budget
+	hist, err := m.Fit(ctx, s.Train, nn.FitConfig{
+		Epochs: b.Epochs, Batching: r.Config.Variant, Output: io.Discard, Validation: s.Validation,
+		MaxSteps: b.MaxSteps, MaxExamples: b.MaxExamples, MaxTime: b.MaxTime, Callbacks: cbs,
+	})
+	if hist != nil {
+		out.History = hist
+		if !s.KeepSteps {
+			out.History = &nn.History{Epochs: hist.Epochs}
+		}
+	}
+	if err != nil {
+		return fail(err)
+	}
+	return out
+}
+
+// initial evaluates the untrained model.
+func (s *Study) initial(m *nn.Sequential) (map[string]float64, error) {
+	ev, err := m.Evaluate(s.Train)
+	if err != nil {
+		return nil, err
+	}
+	if s.Validation != nil {
+		v, err := m.Evaluate(s.Validation)
+		if err != nil {
+			return nil, err
+		}
+		for k, x := range v {
+			ev["val_"+k] = x
+		}
+	}
+	return ev, nil
+}
+
+// hashParams fingerprints parameter values.
+func hashParams(ps []*graph.Param) string {
+	h := fnv.New64a()
+	var b [8]byte
+	for _, p := range ps {
+		for _, v := range p.Float64s() {
+			binary.LittleEndian.PutUint64(b[:], math.Float64bits(v))
+			h.Write(b[:])
+		}
+	}
+	return fmt.Sprintf("%016x", h.Sum64())
+}
+
+// progress reports finished runs and an overall bar.
+type progress struct {
+	w     io.Writer
+	total int
+	done  int
+	start time.Time
+}
+
+func newProgress(w io.Writer, total int) *progress {
+	return &progress{w: w, total: total, start: time.Now()}
+}
+
+func (p *progress) finished(r RunResult) {
+	p.done++
+	if p.w == nil {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%*d/%d] %s seed=%d: ", len(strconv.Itoa(p.total)), p.done, p.total, r.Config, r.Seed)
+	if last := r.History.Last(); len(r.History.Epochs) > 0 {
+		fmt.Fprintf(&b, "%d epochs, loss %.4g", last.Epoch, last.Loss)
+		for _, k := range []string{"accuracy", "val_loss", "val_accuracy"} {
+			if v, ok := last.Metrics[k]; ok {
+				fmt.Fprintf(&b, ", %s %.4g", k, v)
+			}
+		}
+	}
+	if r.Err != "" {
+		fmt.Fprintf(&b, " error: %s", r.Err)
+	}
+	fmt.Fprintf(&b, " (%.1fs)\n", r.Seconds)
+	elapsed := time.Since(p.start)
+	const width = 30
+	filled := width * p.done / p.total
+	bar := strings.Repeat("=", filled) + strings.Repeat(" ", width-filled)
+	if filled < width {
+		bar = strings.Repeat("=", filled) + ">" + strings.Repeat(" ", width-filled-1)
+	}
+	left := time.Duration(float64(elapsed) * float64(p.total-p.done) / float64(p.done))
+	fmt.Fprintf(&b, "[%s] %d/%d runs %3d%%, %s elapsed, about %s left\n", bar, p.done, p.total, 100*p.done/p.total,
+		elapsed.Round(time.Second), left.Round(time.Second))
+	io.WriteString(p.w, b.String())
+}

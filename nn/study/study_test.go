@@ -1,0 +1,463 @@
+package study
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"image/png"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/descentlab/descent/data"
+	"github.com/descentlab/descent/nn"
+)
+
+// smallStudy is a fast study on two moons: 8 runs of 3 epochs on 60
+// training rows.
+func smallStudy(t testing.TB) *Study {
+	t.Helper()
+	f := &File{
+		Name:  "moons-test",
+		Model: ModelSpec{Builtin: "mlp", Hidden: []int{8}, Activation: "tanh"},
+		Data:  DataSpec{Name: "moons", N: 80, Seed: 7},
+		Grid: GridSpec{
+			Variants:   []string{"full", "stochastic", "minibatch(16)"},
+			Optimizers: []OptimizerSpec{{Name: "sgd"}, {Name: "adam", LRs: []float64{0.05}, Variants: []string{"minibatch(16)"}}},
+			LRs:        []float64{0.5},
+			Seeds:      []uint64{1, 2},
+		},
+		Budget: BudgetSpec{Epochs: 3},
+		Target: &TargetSpec{Metric: "val_loss", Value: 0.6},
+	}
+	s, err := f.Study()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func runInto(t *testing.T, s *Study, opt Options, dir string) *Results {
+	t.Helper()
+	res, err := s.Run(context.Background(), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res.Runs {
+		if r.Err != "" {
+			t.Fatalf("run %s: %s", r.ID(), r.Err)
+		}
+	}
+	if err := res.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := res.Report(dir, PlotOptions{Formats: []string{}}); err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// untimed returns a results file with its timing fields removed: the
+// "seconds" of JSON objects, the seconds and examples-per-second columns
+// of CSV files.
+func untimed(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch filepath.Ext(path) {
+	case ".json":
+		var v any
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Fatal(err)
+		}
+		var strip func(any)
+		strip = func(v any) {
+			switch x := v.(type) {
+			case map[string]any:
+				for k, e := range x {
+					if k == "seconds" || k == "seconds_to_target" || k == "examples_per_second" {
+						delete(x, k)
+						continue
+					}
+					strip(e)
+				}
+			case []any:
+				for _, e := range x {
+					strip(e)
+				}
+			}
+		}
+		strip(v)
+		out, _ := json.Marshal(v)
+		return string(out)
+	case ".csv":
+		recs, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keep []int
+		for i, h := range recs[0] {
+			if !strings.HasPrefix(h, "seconds") && !strings.HasPrefix(h, "examples_per_second") {
+				keep = append(keep, i)
+			}
+		}
+		var sb strings.Builder
+		for _, r := range recs {
+			for _, i := range keep {
+				sb.WriteString(r[i] + ",")
+			}
+			sb.WriteString("\n")
+		}
+		return sb.String()
+	}
+	return string(b)
+}
+
+// results lists the results files of a directory, relative to it.
+func resultFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	for _, pat := range []string{"*.json", "*.csv", "runs/*.json", "runs/*.csv"} {
+		m, err := filepath.Glob(filepath.Join(dir, pat))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range m {
+			rel, _ := filepath.Rel(dir, p)
+			out = append(out, rel)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func sameResults(t *testing.T, a, b string) {
+	t.Helper()
+	fa, fb := resultFiles(t, a), resultFiles(t, b)
+	if !slices.Equal(fa, fb) {
+		t.Fatalf("files differ:\n%v\n%v", fa, fb)
+	}
+	for _, f := range fa {
+		if f == "study.json" {
+			continue // the shard differs
+		}
+		if x, y := untimed(t, filepath.Join(a, f)), untimed(t, filepath.Join(b, f)); x != y {
+			t.Errorf("%s differs:\n%s\n%s", f, x, y)
+		}
+	}
+}
+
+func TestDeterministicAcrossWorkers(t *testing.T) {
+	s := smallStudy(t)
+	d1, d4 := t.TempDir(), t.TempDir()
+	r1 := runInto(t, s, Options{Workers: 1}, d1)
+	runInto(t, s, Options{Workers: 4}, d4)
+	if len(r1.Runs) != 8 {
+		t.Fatalf("%d runs, want 8", len(r1.Runs))
+	}
+	sameResults(t, d1, d4)
+}
+
+func TestInitialWeights(t *testing.T) {
+	s := smallStudy(t)
+	s.Budget.Epochs = 1
+	res, err := s.Run(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bySeed := map[uint64]string{}
+	for _, r := range res.Runs {
+		if r.InitHash == "" {
+			t.Fatalf("run %s has no initial fingerprint", r.ID())
+		}
+		if h, ok := bySeed[r.Seed]; ok && h != r.InitHash {
+			t.Errorf("seed %d: run %s starts from %s, another from %s", r.Seed, r.ID(), r.InitHash, h)
+		}
+		bySeed[r.Seed] = r.InitHash
+	}
+	if bySeed[1] == bySeed[2] {
+		t.Errorf("seeds 1 and 2 start from the same weights %s", bySeed[1])
+	}
+}
+
+func TestShardMerge(t *testing.T) {
+	s := smallStudy(t)
+	whole := t.TempDir()
+	runInto(t, s, Options{Workers: 2}, whole)
+	var dirs []string
+	for i := range 3 {
+		d := t.TempDir()
+		r := runInto(t, s, Options{Shard: Shard{Index: i, Count: 3}}, d)
+		for _, run := range r.Runs {
+			if run.Index%3 != i {
+				t.Errorf("shard %d ran run %d", i, run.Index)
+			}
+		}
+		dirs = append(dirs, d)
+	}
+	res, err := Load(dirs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged := t.TempDir()
+	if err := res.Write(merged); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := res.Report(merged, PlotOptions{Formats: []string{}}); err != nil {
+		t.Fatal(err)
+	}
+	sameResults(t, whole, merged)
+
+	// A different study does not merge.
+	other := smallStudy(t)
+	other.Budget.Epochs = 1
+	od := t.TempDir()
+	runInto(t, other, Options{Shard: Shard{0, 4}}, od)
+	if _, err := Load(dirs[0], od); !errors.Is(err, ErrConfig) {
+		t.Errorf("merging different studies: got %v, want ErrConfig", err)
+	}
+}
+
+func TestPlots(t *testing.T) {
+	s := smallStudy(t)
+	res, err := s.Run(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	paths, err := res.Report(dir, PlotOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"summary.md", "summary.csv", "summary.json"}
+	for _, f := range []string{FigLossEpochs, FigLossExamples, FigLossGradEvals, FigLossTime, FigValAccuracy} {
+		want = append(want, f+".png", f+".svg")
+	}
+	var got []string
+	for _, p := range paths {
+		got = append(got, filepath.Base(p))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("wrote %v, want %v", got, want)
+	}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) == 0 {
+			t.Errorf("%s is empty", p)
+		}
+		switch filepath.Ext(p) {
+		case ".png":
+			img, err := png.Decode(bytes.NewReader(b))
+			if err != nil {
+				t.Errorf("%s: %v", p, err)
+			} else if sz := img.Bounds().Size(); sz.X < 500 || sz.Y < 300 {
+				t.Errorf("%s is %v pixels, want at least 500x300", p, sz)
+			}
+		case ".svg":
+			dec := xml.NewDecoder(bytes.NewReader(b))
+			root := ""
+			for {
+				tok, err := dec.Token()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Errorf("%s: %v", p, err)
+					break
+				}
+				if se, ok := tok.(xml.StartElement); ok && root == "" {
+					root = se.Name.Local
+				}
+			}
+			if root != "svg" {
+				t.Errorf("%s: root element %q, want svg", p, root)
+			}
+		}
+	}
+}
+
+// syntheticResults builds results by hand, with fixed timings, for the
+// golden table.
+func syntheticResults() *Results {
+	cfgs := []Config{
+		{Variant: data.FullBatch(), Optimizer: "sgd", LR: 0.1},
+		{Variant: data.Minibatch(32), Optimizer: "adam", Hyper: map[string]any{"amsgrad": true}, LR: 0.001},
+	}
+	res := &Results{Meta: Meta{Name: "golden", Data: "moons", TrainRows: 64, ValRows: 16, Loss: "binary_crossentropy",
+		Configs: cfgs, Seeds: []uint64{1, 2}, Budget: Budget{Epochs: 2}, Target: Target{Metric: "val_loss", Value: 0.5}, TotalRuns: 4}}
+	ep := func(e int, loss, vl, acc, va float64, ex, ge int64, secs float64) nn.EpochRecord {
+		return nn.EpochRecord{Epoch: e, Loss: loss, Metrics: map[string]float64{"accuracy": acc, "val_loss": vl, "val_accuracy": va},
+			LR: 0.1, Examples: ex, GradEvals: ge, Elapsed: time.Duration(secs * float64(time.Second))}
+	}
+	init := map[string]float64{"loss": 0.7, "accuracy": 0.5, "val_loss": 0.71, "val_accuracy": 0.5}
+	res.Runs = []RunResult{
+		{Run: Run{0, 0, cfgs[0], 1}, Initial: init, History: &nn.History{Epochs: []nn.EpochRecord{
+			ep(1, 0.6, 0.62, 0.7, 0.6875, 64, 1, 0.5), ep(2, 0.5, 0.45, 0.8, 0.8125, 128, 2, 1)}}},
+		{Run: Run{1, 0, cfgs[0], 2}, Initial: init, History: &nn.History{Epochs: []nn.EpochRecord{
+			ep(1, 0.65, 0.66, 0.6, 0.625, 64, 1, 0.5), ep(2, 0.55, 0.56, 0.75, 0.75, 128, 2, 1)}}},
+		{Run: Run{2, 1, cfgs[1], 1}, Initial: init, History: &nn.History{Epochs: []nn.EpochRecord{
+			ep(1, 0.4, 0.41, 0.9, 0.875, 64, 2, 0.25), ep(2, 0.3, 0.33, 0.95, 0.9375, 128, 4, 0.5)}}},
+	}
+	return res
+}
+
+func TestSummaryMarkdownGolden(t *testing.T) {
+	var b bytes.Buffer
+	if err := syntheticResults().Summary().WriteMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	want := `## golden: moons, 64 training and 16 validation rows
+
+Mean ± std over seeds of 3 runs (of 4 in the study). Final values are those of the last epoch; "to target" is the first epoch where val_loss ≤ 0.5.
+
+| configuration | seeds | train loss | val loss | train acc | val acc | best val acc | epochs to target | examples to target | grad evals to target | seconds to target | examples/s |
+|---|---|---|---|---|---|---|---|---|---|---|---|
+| full sgd lr=0.1 | 2 | 0.525 ± 0.0354 | 0.505 ± 0.0778 | 0.775 ± 0.0354 | 0.7812 ± 0.0442 | 0.7812 ± 0.0442 | 2 (1/2) | 128 (1/2) | 2 (1/2) | 1 (1/2) | 128 ± 0 |
+| minibatch(32) adam(amsgrad=true) lr=0.001 | 1 | 0.3 | 0.33 | 0.95 | 0.9375 | 0.9375 | 1 | 64 | 2 | 0.25 | 256 |
+`
+	if b.String() != want {
+		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+func TestBadStudyFiles(t *testing.T) {
+	good := `{
+  "model": {"builtin": "xor-2-10-1"},
+  "data": {"name": "xor"},
+  "grid": {"variants": ["full"], "optimizers": [{"name": "sgd"}], "lrs": [0.5], "seeds": [1]},
+  "budget": {"epochs": 2}
+}`
+	if f, err := Parse(strings.NewReader(good), "good.json"); err != nil {
+		t.Fatal(err)
+	} else if _, err := f.Study(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		old, new, want string
+	}{
+		{`"name": "sgd"`, `"name": "sgdx"`, `grid.optimizers[0].name: optim: unknown optimizer "sgdx"`},
+		{`"name": "sgd"`, `"name": "sgd", "hyper": {"momentum": -1}`, "grid.optimizers[0].hyper"},
+		{`"lrs": [0.5]`, `"lrs": [-0.5]`, "grid.lrs[0]: learning rate -0.5 must be positive"},
+		{`"lrs": [0.5]`, `"lrs": []`, "grid.lrs: empty grid"},
+		{`"seeds": [1]`, `"seeds": []`, "grid.seeds: empty grid"},
+		{`"optimizers": [{"name": "sgd"}]`, `"optimizers": []`, "grid.optimizers: empty grid"},
+		{`"variants": ["full"]`, `"variants": ["tiny"]`, `grid.variants[0]: study: variant "tiny"`},
+		{`"name": "xor"`, `"name": "iris"`, `data.name: unknown dataset "iris"`},
+		{`"epochs": 2`, `"epochz": 2`, `unknown field "epochz"`},
+		{`"epochs": 2`, `"epochs": 0`, "budget.epochs: epochs 0 must be positive"},
+		{`"epochs": 2`, `"epochs": 2, "max_time": "soon"`, "budget.max_time"},
+		{`"builtin": "xor-2-10-1"`, `"builtin": "resnet"`, `model.builtin: unknown model "resnet"`},
+		{`"lrs": [0.5]`, `"lrs": ["fast"]`, "grid.lrs"},
+		{`"budget"`, `"budget" "x"`, "bad.json:5:"},
+	}
+	for _, tc := range tests {
+		text := strings.Replace(good, tc.old, tc.new, 1)
+		f, err := Parse(strings.NewReader(text), "bad.json")
+		if err == nil {
+			_, err = f.Study()
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, ErrConfig) {
+			t.Errorf("%s -> %s: got error %v, want one containing %q wrapping ErrConfig", tc.old, tc.new, err, tc.want)
+		}
+	}
+}
+
+func TestStudyFileKeras(t *testing.T) {
+	m, err := XORModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := m.ToJSON()
+	if err != nil {
+		t.Skipf("nn.ToJSON: %v", err)
+	}
+	text := `{"model": {"keras": ` + string(k) + `}, "data": {"name": "xor"},
+	  "grid": {"variants": ["full", "stochastic"], "optimizers": [{"name": "sgd"}], "lrs": [0.5], "seeds": [1]},
+	  "budget": {"epochs": 2}}`
+	path := filepath.Join(t.TempDir(), "xor.json")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Run(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Runs) != 2 || res.Runs[0].InitHash != res.Runs[1].InitHash || res.Runs[0].Err != "" {
+		t.Errorf("runs %+v, want 2 from the same weights", res.Runs)
+	}
+}
+
+func TestBudgetsInStudy(t *testing.T) {
+	s := smallStudy(t)
+	s.Budget = Budget{Epochs: 100, MaxExamples: 100}
+	s.Grid.Seeds = []uint64{1}
+	res, err := s.Run(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res.Runs {
+		last := r.History.Last()
+		// The budget is checked after each step: at most one batch over.
+		if last.Examples < 100 || last.Examples >= 100+int64(r.Config.Variant.BatchSize(s.Train.Len())) {
+			t.Errorf("%s: %d examples, want just over 100", r.ID(), last.Examples)
+		}
+	}
+}
+
+func TestParseVariantAndShard(t *testing.T) {
+	for in, want := range map[string]data.Batching{
+		"full": data.FullBatch(), "stochastic": data.Stochastic(), "minibatch(32)": data.Minibatch(32),
+		"mb8": data.Minibatch(8), "minibatch:4,noshuffle": {Size: 4, NoShuffle: true}, "16": data.Minibatch(16),
+	} {
+		got, err := ParseVariant(in)
+		if err != nil || got != want {
+			t.Errorf("ParseVariant(%q) = %v, %v; want %v", in, got, err, want)
+		}
+		if back, _ := ParseVariant(VariantName(got)); back != got {
+			t.Errorf("VariantName(%v) = %q does not read back", got, VariantName(got))
+		}
+	}
+	for _, bad := range []string{"", "minibatch(0)", "big", "full,fast"} {
+		if _, err := ParseVariant(bad); err == nil {
+			t.Errorf("ParseVariant(%q): no error", bad)
+		}
+	}
+	if sh, err := ParseShard("2/5"); err != nil || sh != (Shard{2, 5}) {
+		t.Errorf("ParseShard(2/5) = %v, %v", sh, err)
+	}
+	for _, bad := range []string{"5/5", "-1/2", "1", "a/b", "0/0"} {
+		if _, err := ParseShard(bad); err == nil {
+			t.Errorf("ParseShard(%q): no error", bad)
+		}
+	}
+}
+
+func TestFloatJSON(t *testing.T) {
+	for _, v := range []float64{1.5, 0} {
+		b, _ := json.Marshal(Float(v))
+		var f Float
+		if err := json.Unmarshal(b, &f); err != nil || float64(f) != v {
+			t.Errorf("%v: round trip %s -> %v, %v", v, b, f, err)
+		}
+	}
+	var f Float
+	if err := json.Unmarshal([]byte(`"NaN"`), &f); err != nil || f == f {
+		t.Errorf("NaN: got %v, %v", f, err)
+	}
+}
