@@ -1,0 +1,278 @@
+package bench
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/descentlab/descent/data"
+	"github.com/descentlab/descent/graph"
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gorgonia.org/tensor"
+)
+
+// FloorSpec describes the two-layer network the floor computes:
+// in -> hidden (Act) -> out, then softmax with categorical cross-entropy on
+// class indices (Out "softmax"), or sigmoid with Keras's clipped binary
+// cross-entropy (Out "sigmoid", one target column). Both losses are means
+// over the rows, as descent's.
+type FloorSpec struct {
+	In, Hidden, Out int
+	Act             string // "relu" or "tanh"
+	OutAct          string // "softmax" or "sigmoid"
+	Batch           int
+}
+
+// Floor is the same network written by hand on gonum's BLAS: explicit GEMMs
+// into preallocated buffers, no graph, no input gradient, plain SGD. It is
+// what a training step costs without a framework, and the benchmark divides
+// descent's time by it. It allocates nothing per step.
+type Floor[T graph.Float] struct {
+	spec               FloorSpec
+	W1, B1, W2, B2     []T
+	dW1, dB1, dW2, dB2 []T
+	x, y               *tensor.Dense // batch buffers filled by data.Gather
+	h, z, dz, dh       []T
+	gemm               func(tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int)
+	axpy               func(n int, alpha T, x []T, incX int, y []T, incY int)
+	lossVal            float64
+	bceLo, bceHi       float64
+	hidPre             []T // pre-activation kept for tanh's derivative (unused for relu)
+	xs, ys             []T
+	_                  struct{}
+}
+
+func dgemm(tA, tB blas.Transpose, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	blas64.Implementation().Dgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	blas32.Implementation().Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func daxpy(n int, alpha float64, x []float64, incX int, y []float64, incY int) {
+	blas64.Implementation().Daxpy(n, alpha, x, incX, y, incY)
+}
+
+func saxpy(n int, alpha float32, x []float32, incX int, y []float32, incY int) {
+	blas32.Implementation().Saxpy(n, alpha, x, incX, y, incY)
+}
+
+// NewFloor returns a floor network with zero weights; set them with
+// SetWeights.
+func NewFloor[T graph.Float](s FloorSpec) (*Floor[T], error) {
+	if s.In <= 0 || s.Hidden <= 0 || s.Out <= 0 || s.Batch <= 0 {
+		return nil, fmt.Errorf("bench: floor spec %+v has a non-positive size", s)
+	}
+	if s.Act != "relu" && s.Act != "tanh" {
+		return nil, fmt.Errorf("bench: floor activation %q, want relu or tanh", s.Act)
+	}
+	if s.OutAct != "softmax" && s.OutAct != "sigmoid" {
+		return nil, fmt.Errorf("bench: floor output %q, want softmax or sigmoid", s.OutAct)
+	}
+	if s.OutAct == "sigmoid" && s.Out != 1 {
+		return nil, fmt.Errorf("bench: floor sigmoid output has %d units, want 1", s.Out)
+	}
+	f := &Floor[T]{spec: s, bceLo: 1e-7, bceHi: 1 - 1e-7}
+	var dt tensor.Dtype
+	switch p := any(f).(type) {
+	case *Floor[float64]:
+		p.gemm, p.axpy, dt = dgemm, daxpy, tensor.Float64
+	case *Floor[float32]:
+		p.gemm, p.axpy, dt = sgemm, saxpy, tensor.Float32
+	}
+	mk := func(n int) []T { return make([]T, n) }
+	f.W1, f.dW1 = mk(s.In*s.Hidden), mk(s.In*s.Hidden)
+	f.B1, f.dB1 = mk(s.Hidden), mk(s.Hidden)
+	f.W2, f.dW2 = mk(s.Hidden*s.Out), mk(s.Hidden*s.Out)
+	f.B2, f.dB2 = mk(s.Out), mk(s.Out)
+	f.h, f.dh, f.hidPre = mk(s.Batch*s.Hidden), mk(s.Batch*s.Hidden), mk(s.Batch*s.Hidden)
+	f.z, f.dz = mk(s.Batch*s.Out), mk(s.Batch*s.Out)
+	var err error
+	if f.x, err = graph.Zeros(dt, s.Batch, s.In); err != nil {
+		return nil, err
+	}
+	ycols := 1
+	if f.y, err = graph.Zeros(dt, s.Batch, ycols); err != nil {
+		return nil, err
+	}
+	f.xs, _ = graph.Slice[T](f.x)
+	f.ys, _ = graph.Slice[T](f.y)
+	return f, nil
+}
+
+// SetWeights copies W1 [in, hidden], b1, W2 [hidden, out], b2 (Keras's
+// layout, as descent's Dense) from float64 values.
+func (f *Floor[T]) SetWeights(w1, b1, w2, b2 []float64) error {
+	for _, p := range []struct {
+		dst []T
+		src []float64
+	}{{f.W1, w1}, {f.B1, b1}, {f.W2, w2}, {f.B2, b2}} {
+		if len(p.dst) != len(p.src) {
+			return fmt.Errorf("bench: floor weight has %d values, want %d", len(p.src), len(p.dst))
+		}
+		for i, v := range p.src {
+			p.dst[i] = T(v)
+		}
+	}
+	return nil
+}
+
+// Gather copies rows idx of x and y into the batch buffers; len(idx) must
+// be the floor's batch size.
+func (f *Floor[T]) Gather(x, y *tensor.Dense, idx []int) error {
+	if err := data.Gather(f.x, x, idx); err != nil {
+		return err
+	}
+	return data.Gather(f.y, y, idx)
+}
+
+// Forward computes the output of the network for the batch buffer into
+// f.z (probabilities after softmax or sigmoid) and returns nothing else.
+func (f *Floor[T]) Forward() {
+	s := f.spec
+	n := s.Batch
+	f.gemm(blas.NoTrans, blas.NoTrans, n, s.Hidden, s.In, 1, f.xs, s.In, f.W1, s.Hidden, 0, f.hidPre, s.Hidden)
+	for r := 0; r < n; r++ {
+		row := f.hidPre[r*s.Hidden : (r+1)*s.Hidden]
+		h := f.h[r*s.Hidden : (r+1)*s.Hidden]
+		for j := range row {
+			row[j] += f.B1[j]
+			switch s.Act {
+			case "relu":
+				h[j] = max(row[j], 0)
+			default:
+				h[j] = T(math.Tanh(float64(row[j])))
+			}
+		}
+	}
+	f.gemm(blas.NoTrans, blas.NoTrans, n, s.Out, s.Hidden, 1, f.h, s.Hidden, f.W2, s.Out, 0, f.z, s.Out)
+	for r := 0; r < n; r++ {
+		z := f.z[r*s.Out : (r+1)*s.Out]
+		for j := range z {
+			z[j] += f.B2[j]
+		}
+		if s.OutAct == "sigmoid" {
+			for j, v := range z {
+				z[j] = T(1 / (1 + math.Exp(-float64(v))))
+			}
+			continue
+		}
+		m := math.Inf(-1)
+		for _, v := range z {
+			m = math.Max(m, float64(v))
+		}
+		var sum float64
+		for _, v := range z {
+			sum += math.Exp(float64(v) - m)
+		}
+		for j, v := range z {
+			z[j] = T(math.Exp(float64(v)-m) / sum)
+		}
+	}
+}
+
+// Loss returns the loss of the last Step or ComputeLoss.
+func (f *Floor[T]) Loss() float64 { return f.lossVal }
+
+// ComputeLoss runs the forward pass and returns the loss without updating.
+func (f *Floor[T]) ComputeLoss() float64 {
+	f.Forward()
+	f.lossVal = f.loss()
+	return f.lossVal
+}
+
+func (f *Floor[T]) loss() float64 {
+	s := f.spec
+	var l float64
+	for r := 0; r < s.Batch; r++ {
+		if s.OutAct == "sigmoid" {
+			p := min(max(float64(f.z[r]), f.bceLo), f.bceHi)
+			y := float64(f.ys[r])
+			l -= y*math.Log(p) + (1-y)*math.Log(1-p)
+			continue
+		}
+		l -= math.Log(float64(f.z[r*s.Out+int(f.ys[r])]))
+	}
+	return l / float64(s.Batch)
+}
+
+// Step runs forward and backward on the batch buffers and applies plain SGD
+// at rate lr: θ ← θ − lr·∇θ. It does not compute the input's gradient.
+func (f *Floor[T]) Step(lr float64) {
+	s := f.spec
+	n := s.Batch
+	f.Forward()
+	f.lossVal = f.loss()
+	inv := 1 / float64(n)
+	// dz: gradient of the mean loss with respect to the output logits.
+	for r := 0; r < n; r++ {
+		if s.OutAct == "sigmoid" {
+			p := float64(f.z[r])
+			y := float64(f.ys[r])
+			if p < f.bceLo || p > f.bceHi {
+				f.dz[r] = 0
+				continue
+			}
+			dp := -(y/p - (1-y)/(1-p)) * inv
+			f.dz[r] = T(dp * p * (1 - p))
+			continue
+		}
+		z, dz := f.z[r*s.Out:(r+1)*s.Out], f.dz[r*s.Out:(r+1)*s.Out]
+		for j := range z {
+			dz[j] = T(float64(z[j]) * inv)
+		}
+		dz[int(f.ys[r])] -= T(inv)
+	}
+	f.gemm(blas.Trans, blas.NoTrans, s.Hidden, s.Out, n, 1, f.h, s.Hidden, f.dz, s.Out, 0, f.dW2, s.Out)
+	colSum(f.dB2, f.dz, n, s.Out)
+	f.gemm(blas.NoTrans, blas.Trans, n, s.Hidden, s.Out, 1, f.dz, s.Out, f.W2, s.Out, 0, f.dh, s.Hidden)
+	for i, h := range f.h {
+		if s.Act == "relu" {
+			if f.hidPre[i] <= 0 {
+				f.dh[i] = 0
+			}
+		} else {
+			f.dh[i] *= 1 - h*h
+		}
+	}
+	f.gemm(blas.Trans, blas.NoTrans, s.In, s.Hidden, n, 1, f.xs, s.In, f.dh, s.Hidden, 0, f.dW1, s.Hidden)
+	colSum(f.dB1, f.dh, n, s.Hidden)
+	a := T(-lr)
+	f.axpy(len(f.W1), a, f.dW1, 1, f.W1, 1)
+	f.axpy(len(f.B1), a, f.dB1, 1, f.B1, 1)
+	f.axpy(len(f.W2), a, f.dW2, 1, f.W2, 1)
+	f.axpy(len(f.B2), a, f.dB2, 1, f.B2, 1)
+}
+
+// colSum sets dst[j] to the sum over rows of m [rows, cols].
+func colSum[T graph.Float](dst, m []T, rows, cols int) {
+	clear(dst)
+	for r := 0; r < rows; r++ {
+		row := m[r*cols : (r+1)*cols]
+		for j, v := range row {
+			dst[j] += v
+		}
+	}
+}
+
+// Predict writes the network's output for x [rows, in] into out [rows,
+// out], in batches of the floor's batch size (rows must be a multiple).
+func (f *Floor[T]) Predict(x *tensor.Dense, out []T) error {
+	xs, ok := graph.Slice[T](x)
+	if !ok {
+		return fmt.Errorf("bench: floor predict: input is %v", x.Dtype())
+	}
+	s := f.spec
+	rows := x.Shape()[0]
+	if rows%s.Batch != 0 || len(out) != rows*s.Out {
+		return fmt.Errorf("bench: floor predict: %d rows in batches of %d into %d values", rows, s.Batch, len(out))
+	}
+	for lo := 0; lo < rows; lo += s.Batch {
+		copy(f.xs, xs[lo*s.In:(lo+s.Batch)*s.In])
+		f.Forward()
+		copy(out[lo*s.Out:], f.z)
+	}
+	return nil
+}
