@@ -24,13 +24,9 @@
 //	loss := graph.Mean(graph.Square(graph.Sub(pred, y)))
 //	prog, err := g.Compile(graph.Spec{Loss: loss, Outputs: map[string]*graph.Node{"pred": pred}})
 //
-// Program.Run checks its inputs, runs the program and writes each
-// parameter's gradient into Param.Grad. gorgonia builds and checks every
-// expression; Compile then turns the graph into descent's own executor
-// (exec.go): flat forward and backward kernel lists over buffers allocated
-// once, differentiating only what the trained parameters need, so a run
-// allocates nothing. A graph with a node the executor does not know runs on
-// gorgonia's tape machine instead (Reset, then RunAll).
+// Program.Run checks its inputs, runs the tape machine (always Reset before
+// RunAll, since gorgonia otherwise returns the previous run's values) and
+// copies each parameter's gradient into Param.Grad.
 //
 // # Errors
 //

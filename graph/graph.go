@@ -23,19 +23,12 @@ type Graph struct {
 	params  []*Param
 	pnodes  []*gorgonia.Node
 	nondiff []*Node // nodes built by operations without a gradient
-
-	// recs describes every node for descent's executor, in creation order
-	// (order), which is a topological order.
-	recs       map[*gorgonia.Node]*opRec
-	order      []*opRec
-	unrecorded bool // a node was built without a record: use gorgonia's machine
 }
 
 type inputSlot struct {
 	name  string
 	node  *gorgonia.Node
 	value *tensor.Dense
-	shape tensor.Shape // the node's shape (Node.Shape allocates a copy)
 }
 
 // Node is a value in a Graph: an input, a bound parameter, or the result of
@@ -99,8 +92,7 @@ func (g *Graph) Input(name string, shape ...int) *Node {
 	if err != nil {
 		return g.fail(err)
 	}
-	g.record(n, opInput, 0, 0, len(g.inputs))
-	g.inputs = append(g.inputs, &inputSlot{name: name, node: n, value: buf, shape: n.Shape().Clone()})
+	g.inputs = append(g.inputs, &inputSlot{name: name, node: n, value: buf})
 	return &Node{g: g, n: n, label: name}
 }
 
@@ -128,7 +120,6 @@ func (g *Graph) Param(p *Param) *Node {
 	if err != nil {
 		return g.fail(err)
 	}
-	g.record(n, opParam, 0, 0, len(g.params))
 	g.params = append(g.params, p)
 	g.pnodes = append(g.pnodes, n)
 	return &Node{g: g, n: n, label: p.name}
@@ -154,7 +145,6 @@ func (g *Graph) Scalar(v float64) *Node {
 	if err != nil {
 		return g.fail(err)
 	}
-	g.record(n, opConst, v, 0, 0)
 	return &Node{g: g, n: n, label: fmt.Sprint(v)}
 }
 

@@ -7,15 +7,8 @@ import (
 	"gorgonia.org/gorgonia"
 )
 
-// op says what a construction computes, for descent's executor.
-type op struct {
-	kind opKind
-	a, b float64
-}
-
-// apply runs one gorgonia construction under Guard, records what it
-// computes and wraps its node.
-func apply(name string, o op, inputs []*Node, f func(ns ...*gorgonia.Node) (*gorgonia.Node, error)) *Node {
+// apply runs one gorgonia construction under Guard and wraps its node.
+func apply(name string, inputs []*Node, f func(ns ...*gorgonia.Node) (*gorgonia.Node, error)) *Node {
 	if len(inputs) == 0 || inputs[0] == nil {
 		return nil
 	}
@@ -46,21 +39,20 @@ func apply(name string, o op, inputs []*Node, f func(ns ...*gorgonia.Node) (*gor
 		}
 		return g.fail(fmt.Errorf("graph: %s of shapes %v: %w", name, shapes, err))
 	}
-	g.record(out, o.kind, o.a, o.b, 0, ns...)
 	return &Node{g: g, n: out, label: name}
 }
 
-func unary(name string, o op, x *Node, f func(*gorgonia.Node) (*gorgonia.Node, error)) *Node {
-	return apply(name, o, []*Node{x}, func(ns ...*gorgonia.Node) (*gorgonia.Node, error) { return f(ns[0]) })
+func unary(name string, x *Node, f func(*gorgonia.Node) (*gorgonia.Node, error)) *Node {
+	return apply(name, []*Node{x}, func(ns ...*gorgonia.Node) (*gorgonia.Node, error) { return f(ns[0]) })
 }
 
-func binary(name string, o op, a, b *Node, f func(a, b *gorgonia.Node) (*gorgonia.Node, error)) *Node {
-	return apply(name, o, []*Node{a, b}, func(ns ...*gorgonia.Node) (*gorgonia.Node, error) { return f(ns[0], ns[1]) })
+func binary(name string, a, b *Node, f func(a, b *gorgonia.Node) (*gorgonia.Node, error)) *Node {
+	return apply(name, []*Node{a, b}, func(ns ...*gorgonia.Node) (*gorgonia.Node, error) { return f(ns[0], ns[1]) })
 }
 
 // MatMul returns the matrix product a·b of a [n, k] and b [k, m].
 func MatMul(a, b *Node) *Node {
-	return binary("matmul", op{kind: opMatMul}, a, b, func(a, b *gorgonia.Node) (*gorgonia.Node, error) {
+	return binary("matmul", a, b, func(a, b *gorgonia.Node) (*gorgonia.Node, error) {
 		if a.Dims() != 2 || b.Dims() != 2 || a.Shape()[1] != b.Shape()[0] {
 			return nil, fmt.Errorf("want [n, k]·[k, m]: %w", ErrShape)
 		}
@@ -70,7 +62,7 @@ func MatMul(a, b *Node) *Node {
 
 // AddBias returns x + b with x [n, k] and b [k], b added to every row.
 func AddBias(x, b *Node) *Node {
-	return binary("add bias", op{kind: opAddBias}, x, b, func(x, b *gorgonia.Node) (*gorgonia.Node, error) {
+	return binary("add bias", x, b, func(x, b *gorgonia.Node) (*gorgonia.Node, error) {
 		if x.Dims() != 2 || b.Dims() != 1 || x.Shape()[1] != b.Shape()[0] {
 			return nil, fmt.Errorf("want [n, k] + [k]: %w", ErrShape)
 		}
@@ -87,7 +79,7 @@ func sameShape(a, b *gorgonia.Node) error {
 
 // Add returns a + b, element-wise (same shapes, or one scalar).
 func Add(a, b *Node) *Node {
-	return binary("add", op{kind: opAdd}, a, b, func(a, b *gorgonia.Node) (*gorgonia.Node, error) {
+	return binary("add", a, b, func(a, b *gorgonia.Node) (*gorgonia.Node, error) {
 		if err := sameShape(a, b); err != nil {
 			return nil, err
 		}
@@ -97,7 +89,7 @@ func Add(a, b *Node) *Node {
 
 // Sub returns a - b, element-wise (same shapes, or one scalar).
 func Sub(a, b *Node) *Node {
-	return binary("sub", op{kind: opSub}, a, b, func(a, b *gorgonia.Node) (*gorgonia.Node, error) {
+	return binary("sub", a, b, func(a, b *gorgonia.Node) (*gorgonia.Node, error) {
 		if err := sameShape(a, b); err != nil {
 			return nil, err
 		}
@@ -107,7 +99,7 @@ func Sub(a, b *Node) *Node {
 
 // Mul returns the element-wise product a ⊙ b (same shapes, or one scalar).
 func Mul(a, b *Node) *Node {
-	return binary("mul", op{kind: opMul}, a, b, func(a, b *gorgonia.Node) (*gorgonia.Node, error) {
+	return binary("mul", a, b, func(a, b *gorgonia.Node) (*gorgonia.Node, error) {
 		if err := sameShape(a, b); err != nil {
 			return nil, err
 		}
@@ -117,7 +109,7 @@ func Mul(a, b *Node) *Node {
 
 // Div returns a / b, element-wise (same shapes, or one scalar).
 func Div(a, b *Node) *Node {
-	return binary("div", op{kind: opDiv}, a, b, func(a, b *gorgonia.Node) (*gorgonia.Node, error) {
+	return binary("div", a, b, func(a, b *gorgonia.Node) (*gorgonia.Node, error) {
 		if err := sameShape(a, b); err != nil {
 			return nil, err
 		}
@@ -142,40 +134,40 @@ func Shift(x *Node, c float64) *Node {
 }
 
 // Neg returns -x.
-func Neg(x *Node) *Node { return unary("neg", op{kind: opNeg}, x, gorgonia.Neg) }
+func Neg(x *Node) *Node { return unary("neg", x, gorgonia.Neg) }
 
 // Exp returns e^x element-wise.
-func Exp(x *Node) *Node { return unary("exp", op{kind: opExp}, x, gorgonia.Exp) }
+func Exp(x *Node) *Node { return unary("exp", x, gorgonia.Exp) }
 
 // Log returns the natural logarithm element-wise.
-func Log(x *Node) *Node { return unary("log", op{kind: opLog}, x, gorgonia.Log) }
+func Log(x *Node) *Node { return unary("log", x, gorgonia.Log) }
 
 // Square returns x² element-wise.
-func Square(x *Node) *Node { return unary("square", op{kind: opSquare}, x, gorgonia.Square) }
+func Square(x *Node) *Node { return unary("square", x, gorgonia.Square) }
 
 // Sqrt returns √x element-wise.
-func Sqrt(x *Node) *Node { return unary("sqrt", op{kind: opSqrt}, x, gorgonia.Sqrt) }
+func Sqrt(x *Node) *Node { return unary("sqrt", x, gorgonia.Sqrt) }
 
 // Tanh returns tanh(x) element-wise.
-func Tanh(x *Node) *Node { return unary("tanh", op{kind: opTanh}, x, gorgonia.Tanh) }
+func Tanh(x *Node) *Node { return unary("tanh", x, gorgonia.Tanh) }
 
 // Sigmoid returns 1/(1+e^-x) element-wise.
-func Sigmoid(x *Node) *Node { return unary("sigmoid", op{kind: opSigmoid}, x, gorgonia.Sigmoid) }
+func Sigmoid(x *Node) *Node { return unary("sigmoid", x, gorgonia.Sigmoid) }
 
 // Softplus returns log(1+e^x) element-wise.
-func Softplus(x *Node) *Node { return unary("softplus", op{kind: opSoftplus}, x, gorgonia.Softplus) }
+func Softplus(x *Node) *Node { return unary("softplus", x, gorgonia.Softplus) }
 
 // ReLU returns max(x, 0) element-wise. Its derivative at 0 is taken as 1.
-func ReLU(x *Node) *Node { return unary("relu", op{kind: opReLU}, x, gorgonia.Rectify) }
+func ReLU(x *Node) *Node { return unary("relu", x, gorgonia.Rectify) }
 
 // LeakyReLU returns x for x >= 0 and alpha·x otherwise.
 func LeakyReLU(x *Node, alpha float64) *Node {
-	return unary("leaky_relu", op{kind: opLeakyReLU, a: alpha}, x, func(n *gorgonia.Node) (*gorgonia.Node, error) { return gorgonia.LeakyRelu(n, alpha) })
+	return unary("leaky_relu", x, func(n *gorgonia.Node) (*gorgonia.Node, error) { return gorgonia.LeakyRelu(n, alpha) })
 }
 
 // ELU returns x for x > 0 and alpha·(e^x - 1) otherwise.
 func ELU(x *Node, alpha float64) *Node {
-	return unary("elu", op{kind: opELU, a: alpha}, x, func(n *gorgonia.Node) (*gorgonia.Node, error) {
+	return unary("elu", x, func(n *gorgonia.Node) (*gorgonia.Node, error) {
 		return gorgonia.ApplyOp(&eluOp{alpha: alpha}, n)
 	})
 }
@@ -184,7 +176,7 @@ func ELU(x *Node, alpha float64) *Node {
 // gradient: compiling a graph whose loss depends on it fails with
 // ErrNoGradient.
 func Step(x *Node) *Node {
-	out := unary("step", op{kind: opStep}, x, func(n *gorgonia.Node) (*gorgonia.Node, error) {
+	out := unary("step", x, func(n *gorgonia.Node) (*gorgonia.Node, error) {
 		return gorgonia.ApplyOp(stepOp{}, n)
 	})
 	if out != nil && out.n != nil {
@@ -198,7 +190,7 @@ func Step(x *Node) *Node {
 // used: it subtracts one element of the whole tensor, which overflows for
 // rows such as [1000, 0], and it collides with LogSoftMax in one graph.
 func Softmax(x *Node) *Node {
-	return unary("softmax", op{kind: opSoftmax}, x, func(n *gorgonia.Node) (*gorgonia.Node, error) {
+	return unary("softmax", x, func(n *gorgonia.Node) (*gorgonia.Node, error) {
 		if n.Dims() != 2 {
 			return nil, fmt.Errorf("want [n, k]: %w", ErrShape)
 		}
@@ -209,7 +201,7 @@ func Softmax(x *Node) *Node {
 // LogSoftmax returns log(softmax(x)) of each row of x [n, k], computed
 // stably as x - max - log(sum(exp(x - max))).
 func LogSoftmax(x *Node) *Node {
-	return unary("log_softmax", op{kind: opLogSoftmax}, x, func(n *gorgonia.Node) (*gorgonia.Node, error) {
+	return unary("log_softmax", x, func(n *gorgonia.Node) (*gorgonia.Node, error) {
 		if n.Dims() != 2 {
 			return nil, fmt.Errorf("want [n, k]: %w", ErrShape)
 		}
@@ -220,7 +212,7 @@ func LogSoftmax(x *Node) *Node {
 // Clip returns x clamped to [lo, hi] element-wise. Its gradient is 1 inside
 // [lo, hi] and 0 outside, as TensorFlow's clip_by_value.
 func Clip(x *Node, lo, hi float64) *Node {
-	return unary("clip", op{kind: opClip, a: lo, b: hi}, x, func(n *gorgonia.Node) (*gorgonia.Node, error) {
+	return unary("clip", x, func(n *gorgonia.Node) (*gorgonia.Node, error) {
 		if !(lo <= hi) {
 			return nil, errors.New("clip bounds are reversed")
 		}
@@ -230,10 +222,7 @@ func Clip(x *Node, lo, hi float64) *Node {
 
 // Sum returns the sum of all elements of x, a scalar.
 func Sum(x *Node) *Node {
-	if x != nil && x.n != nil && x.n.IsScalar() {
-		return x
-	}
-	return unary("sum", op{kind: opSum}, x, func(n *gorgonia.Node) (*gorgonia.Node, error) {
+	return unary("sum", x, func(n *gorgonia.Node) (*gorgonia.Node, error) {
 		if n.IsScalar() {
 			return n, nil
 		}

@@ -29,9 +29,6 @@ type Spec struct {
 // and outputs. It is not safe for concurrent use. Close releases it.
 type Program struct {
 	g       *Graph
-	spec    Spec
-	eng     engine // descent's executor; nil on gorgonia's tape machine
-	closed  bool
 	vm      gorgonia.VM
 	loss    *gorgonia.Node
 	wrt     []*Param
@@ -77,23 +74,24 @@ func newReadSlot(n *gorgonia.Node, into gorgonia.Value) (*readSlot, error) {
 }
 
 // Compile compiles the graph into a program. With a Loss it also builds the
-// gradient of the loss with respect to the parameters by reverse-mode
+// gradient of the loss with respect to the parameters by gorgonia's symbolic
 // differentiation. It returns the first error recorded while building the
 // graph, if any.
-//
-// The program runs on descent's own executor (exec.go), which allocates
-// every buffer here, once; a graph holding a node it does not know runs on
-// gorgonia's tape machine instead.
 func (g *Graph) Compile(s Spec) (*Program, error) {
 	if g.err != nil {
 		return nil, g.err
 	}
+	p := &Program{g: g, outputs: make(map[string]*readSlot, len(s.Outputs))}
 	for name, n := range s.Outputs {
 		if n == nil || n.g != g || n.n == nil {
 			return nil, fmt.Errorf("graph: output %q is nil, failed or from another graph", name)
 		}
+		slot, err := newReadSlot(n.n, nil)
+		if err != nil {
+			return nil, fmt.Errorf("graph: output %q: %w", name, err)
+		}
+		p.outputs[name] = slot
 	}
-	var wrt []*Param
 	if s.Loss != nil {
 		if s.Loss.g != g || s.Loss.n == nil {
 			return nil, errors.New("graph: loss node is failed or from another graph")
@@ -104,55 +102,24 @@ func (g *Graph) Compile(s Spec) (*Program, error) {
 		if err := g.checkDifferentiable(s.Loss); err != nil {
 			return nil, err
 		}
-		wrt = s.WRT
-		if wrt == nil {
-			wrt = slices.Clone(g.params)
+		p.loss = s.Loss.n
+		p.wrt = s.WRT
+		if p.wrt == nil {
+			p.wrt = slices.Clone(g.params)
 		}
-		for _, prm := range wrt {
-			if !slices.Contains(g.params, prm) {
+		wrt := make([]*gorgonia.Node, len(p.wrt))
+		for i, prm := range p.wrt {
+			j := slices.Index(g.params, prm)
+			if j < 0 {
 				return nil, fmt.Errorf("graph: parameter %s is not bound into this graph: %w", prm.Name(), ErrUnknown)
 			}
-		}
-	}
-	if !useTapeMachine {
-		eng, err := g.compileExec(s, wrt)
-		if err == nil {
-			p := &Program{g: g, eng: eng, spec: s, wrt: wrt}
-			if s.Loss != nil {
-				p.loss = s.Loss.n
-			}
-			return p, nil
-		}
-		if !errors.Is(err, errUnsupported) {
-			return nil, err
-		}
-	}
-	return g.compileTape(s, wrt)
-}
-
-// compileTape compiles s for gorgonia's tape machine, with gorgonia.Grad
-// for the gradient and gorgonia.Read slots for the outputs.
-func (g *Graph) compileTape(s Spec, wrt []*Param) (*Program, error) {
-	p := &Program{g: g, outputs: make(map[string]*readSlot, len(s.Outputs)), spec: s}
-	for name, n := range s.Outputs {
-		slot, err := newReadSlot(n.n, nil)
-		if err != nil {
-			return nil, fmt.Errorf("graph: output %q: %w", name, err)
-		}
-		p.outputs[name] = slot
-	}
-	if s.Loss != nil {
-		p.loss = s.Loss.n
-		p.wrt = wrt
-		nodes := make([]*gorgonia.Node, len(p.wrt))
-		for i, prm := range p.wrt {
-			nodes[i] = g.pnodes[slices.Index(g.params, prm)]
+			wrt[i] = g.pnodes[j]
 		}
 		var grads gorgonia.Nodes
-		if len(nodes) > 0 {
+		if len(wrt) > 0 {
 			err := Guard("graph: gradient", func() error {
 				var err error
-				grads, err = gorgonia.Grad(p.loss, nodes...)
+				grads, err = gorgonia.Grad(p.loss, wrt...)
 				return err
 			})
 			if err != nil {
@@ -276,11 +243,11 @@ func (p *Program) Feed(name string, t *tensor.Dense) error {
 // the previous run's values without it) and runs it, then copies each
 // parameter's gradient into Param.Grad.
 func (p *Program) Run() error {
-	if p.closed || (p.eng == nil && p.vm == nil) {
+	if p.vm == nil {
 		return errors.New("graph: program is closed")
 	}
 	for _, in := range p.g.inputs {
-		want := in.shape
+		want := in.node.Shape()
 		if in.value.Dtype() != p.g.dtype || !in.value.Shape().Eq(want) {
 			return fmt.Errorf("graph: input %q is %v %v, want %v %v: %w", in.name, in.value.Dtype(), in.value.Shape(), p.g.dtype, want, ErrShape)
 		}
@@ -289,9 +256,6 @@ func (p *Program) Run() error {
 		if prm.value.Dtype() != p.g.dtype {
 			return fmt.Errorf("graph: parameter %s changed dtype: %w", prm.name, ErrDType)
 		}
-	}
-	if p.eng != nil {
-		return p.runExec()
 	}
 	err := Guard("graph: run", func() error {
 		p.vm.Reset()
@@ -316,25 +280,6 @@ func (p *Program) Run() error {
 	return nil
 }
 
-// runExec runs the program on descent's executor, recompiling it first if
-// an input or parameter tensor no longer has the backing array it was
-// compiled with.
-func (p *Program) runExec() error {
-	if !p.eng.valid() {
-		eng, err := p.g.compileExec(p.spec, p.wrt)
-		if err != nil {
-			return fmt.Errorf("graph: run: recompiling: %w", err)
-		}
-		p.eng = eng
-	}
-	if err := Guard("graph: run", func() error { p.eng.run(); return nil }); err != nil {
-		return fmt.Errorf("graph: run: %w", err)
-	}
-	p.lossVal = p.eng.loss()
-	p.ran = true
-	return nil
-}
-
 // Loss returns the loss computed by the last Run (0 before any run or for a
 // forward-only program).
 func (p *Program) Loss() float64 { return p.lossVal }
@@ -347,11 +292,6 @@ func (p *Program) Params() []*Param { return slices.Clone(p.wrt) }
 
 // OutputNames returns the names of the outputs, sorted.
 func (p *Program) OutputNames() []string {
-	if p.eng != nil {
-		names := p.eng.outputNames()
-		sort.Strings(names)
-		return names
-	}
 	names := slices.Collect(maps.Keys(p.outputs))
 	sort.Strings(names)
 	return names
@@ -361,18 +301,6 @@ func (p *Program) OutputNames() []string {
 // tensor belongs to the program and is valid until the next Run; copy it to
 // keep it.
 func (p *Program) Output(name string) (*tensor.Dense, error) {
-	if p.eng != nil {
-		t, _, scalar, ok := p.eng.output(name)
-		switch {
-		case !ok:
-			return nil, fmt.Errorf("graph: no output %q (outputs: %s): %w", name, strings.Join(p.OutputNames(), ", "), ErrUnknown)
-		case !p.ran:
-			return nil, fmt.Errorf("graph: output %q read before the program ran", name)
-		case scalar:
-			return nil, fmt.Errorf("graph: output %q is a scalar, not a tensor", name)
-		}
-		return t, nil
-	}
 	s, ok := p.outputs[name]
 	if !ok {
 		return nil, fmt.Errorf("graph: no output %q (outputs: %s): %w", name, strings.Join(p.OutputNames(), ", "), ErrUnknown)
@@ -389,18 +317,6 @@ func (p *Program) Output(name string) (*tensor.Dense, error) {
 
 // Scalar returns the value of a scalar output from the last Run.
 func (p *Program) Scalar(name string) (float64, error) {
-	if p.eng != nil {
-		t, v, scalar, ok := p.eng.output(name)
-		switch {
-		case !ok:
-			return 0, fmt.Errorf("graph: no output %q: %w", name, ErrUnknown)
-		case !p.ran:
-			return 0, fmt.Errorf("graph: output %q read before the program ran", name)
-		case !scalar && t.Shape().TotalSize() != 1:
-			return 0, fmt.Errorf("graph: output %q: value of shape %v is not a scalar: %w", name, t.Shape(), ErrShape)
-		}
-		return v, nil
-	}
 	s, ok := p.outputs[name]
 	if !ok {
 		return 0, fmt.Errorf("graph: no output %q: %w", name, ErrUnknown)
@@ -413,8 +329,6 @@ func (p *Program) Scalar(name string) (float64, error) {
 
 // Close releases the tape machine.
 func (p *Program) Close() error {
-	p.closed = true
-	p.eng = nil
 	if p.vm == nil {
 		return nil
 	}
