@@ -225,7 +225,12 @@ func (m *Sequential) Fit(ctx context.Context, train *data.Dataset, cfg FitConfig
 	}
 	if est := batcher.MaxBatch(n); est > 0 && cap(hist.Steps) == len(hist.Steps) {
 		perEpoch := (n + est - 1) / est
-		hist.Steps = append(make([]StepRecord, 0, len(hist.Steps)+perEpoch*(cfg.Epochs-st.Epoch)), hist.Steps...)
+		more := int64(perEpoch) * int64(cfg.Epochs-st.Epoch)
+		if cfg.MaxSteps > 0 {
+			more = min(more, cfg.MaxSteps-st.Steps)
+		}
+		more = min(max(more, 0), 1<<22) // beyond 4M records, let append grow the slice
+		hist.Steps = append(make([]StepRecord, 0, len(hist.Steps)+int(more)), hist.Steps...)
 	}
 
 	sparse := false
@@ -613,4 +618,59 @@ func (m *Sequential) metricNames(withVal bool) []string {
 		names = append(names, mt.Name())
 	}
 	return names
+}
+
+// TrainStep makes one optimizer step on the batch x [rows, in], y [rows,
+// out] (class indices [rows, 1] for a sparse loss) at the optimizer's base
+// learning rate, and returns the batch loss before the update. It is the
+// building block for hand-written training loops and benchmarks: it reuses
+// the compiled graph of its batch size and, unlike Fit, records nothing and
+// leaves the training state (epochs, schedule, History) untouched.
+func (m *Sequential) TrainStep(x, y *tensor.Dense) (float64, error) {
+	if !m.compiled {
+		return 0, fmt.Errorf("nn: train step: %w (call Compile first)", ErrNotCompiled)
+	}
+	if y == nil {
+		return 0, fmt.Errorf("nn: train step: no targets: %w", ErrShape)
+	}
+	d := &data.Dataset{X: x, Y: y}
+	if err := m.checkData("train step", d); err != nil {
+		return 0, err
+	}
+	rows := x.Shape()[0]
+	p, err := m.program(progTrain, rows)
+	if err != nil {
+		return 0, err
+	}
+	xb, _ := p.Input("x")
+	yb, _ := p.Input("y")
+	copyRows(xb, x, 0, rows, x.Shape()[1])
+	sparse := false
+	if s, ok := m.loss.(sparseTargets); ok {
+		sparse = s.sparse()
+	}
+	if sparse {
+		if m.stepIdx == nil || len(m.stepIdx) != rows {
+			m.stepIdx = make([]int, rows)
+			for i := range m.stepIdx {
+				m.stepIdx[i] = i
+			}
+		}
+		if err := gatherTargets(yb, y, m.stepIdx, true); err != nil {
+			return 0, err
+		}
+	} else {
+		copyRows(yb, y, 0, rows, y.Shape()[1])
+	}
+	if err := p.Run(); err != nil {
+		return 0, fmt.Errorf("nn: train step: %w", err)
+	}
+	loss := p.Loss()
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return loss, fmt.Errorf("nn: train step: loss is %v: %w", loss, ErrNotFinite)
+	}
+	if err := m.opt.Step(m.opt.LearningRate()*m.state.LRScale, m.params); err != nil {
+		return loss, fmt.Errorf("nn: train step: %w", err)
+	}
+	return loss, nil
 }

@@ -37,7 +37,8 @@ type Sequential struct {
 
 	progs map[progKey]*graph.Program
 
-	state trainState // where training stands, for resumption
+	state   trainState // where training stands, for resumption
+	stepIdx []int      // identity row indices for TrainStep
 	// PredictBatchSize is the batch size Predict and Evaluate use. If zero,
 	// 256.
 	PredictBatchSize int

@@ -375,3 +375,32 @@ func TestNaNLossStops(t *testing.T) {
 		t.Fatalf("diverging fit: err = %v, want a not-finite loss naming epoch and step", err)
 	}
 }
+
+func TestTrainStepMatchesFit(t *testing.T) {
+	xor := data.XOR(tensor.Float64)
+	a, b := compiledXOR(t, 2, tensor.Float64), compiledXOR(t, 2, tensor.Float64)
+	h, err := a.Fit(context.Background(), xor, FitConfig{Epochs: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		loss, err := b.TrainStep(xor.X, xor.Y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if loss != h.Steps[i].Loss {
+			t.Fatalf("step %d: TrainStep loss %v, Fit loss %v", i+1, loss, h.Steps[i].Loss)
+		}
+	}
+	for i, p := range a.Params() {
+		pa, pb := p.Float64s(), b.Params()[i].Float64s()
+		for j := range pa {
+			if pa[j] != pb[j] {
+				t.Fatalf("%s[%d]: Fit %v, TrainStep %v", p.Name(), j, pa[j], pb[j])
+			}
+		}
+	}
+	if _, err := b.TrainStep(xor.X, data.XOR(tensor.Float64).X); err == nil {
+		t.Fatal("TrainStep with 2-column targets for a 1-unit output: no error")
+	}
+}

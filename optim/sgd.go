@@ -2,6 +2,8 @@ package optim
 
 import (
 	"fmt"
+	"gonum.org/v1/gonum/blas/blas32"
+	"gonum.org/v1/gonum/blas/blas64"
 
 	"github.com/descentlab/descent/graph"
 )
@@ -113,6 +115,17 @@ func (o *SGD) Step(lr float64, params []*graph.Param) error {
 	for i, p := range params {
 		sl := o.st.work[i]
 		c.first = sl.fresh[0]
+		if o.WeightDecay == 0 && o.Momentum == 0 {
+			// Plain descent, θ ← θ − lr·g, is BLAS's axpy: the same
+			// arithmetic (no fused multiply-add), vectorised, and through
+			// OpenBLAS in an openblas build.
+			if sl.bits == 32 {
+				blas32.Implementation().Saxpy(p.Size(), float32(-lr), p.Grad().Float32s(), 1, p.Value().Float32s(), 1)
+			} else {
+				blas64.Implementation().Daxpy(p.Size(), -lr, p.Grad().Float64s(), 1, p.Value().Float64s(), 1)
+			}
+			continue
+		}
 		switch {
 		case sl.bits == 32 && o.Convention == Keras:
 			sgdKeras(c, p.Value().Float32s(), p.Grad().Float32s(), sl.b32[0])
