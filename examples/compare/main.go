@@ -3,8 +3,8 @@
 // and dataset over several seeds, prints a summary table and writes CSV,
 // JSON and plots. See README.md.
 //
-// With no flags it trains a 784-64-10 MLP on 10,000 MNIST training images
-// (validated on 2,000 test images) for 20 epochs with full-batch, stochastic
+// With no flags it trains a 784-64-10 MLP on 5,000 MNIST training images
+// (validated on 2,000 test images) for 10 epochs with full-batch, stochastic
 // and minibatch(32) SGD (lr 0.05) and minibatch(32) Adam (lr 0.001), 3 seeds
 // each, and writes ./out/compare.
 package main
@@ -46,7 +46,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var (
 		dataName   = fs.String("data", "mnist", "dataset: mnist, xor, moons, spirals, circles, blobs, or a CSV file (header, target in the last column or -target-col)")
-		trainN     = fs.Int("train", 10000, "MNIST: training images (the first ones)")
+		trainN     = fs.Int("train", 5000, "MNIST: training images (the first ones)")
 		valN       = fs.Int("val", 2000, "MNIST: validation images (the first test images)")
 		rows       = fs.Int("n", 400, "generated problems and CSV: rows before the 25% validation split")
 		targetCol  = fs.String("target-col", "", "CSV: name of the target column (default the last); -class reads it as class labels")
@@ -56,7 +56,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		variants   = fs.String("variants", "full,stochastic,minibatch(32)", "descent variants: full, stochastic, minibatch(n) or mbN, comma-separated")
 		lrs        = fs.String("lrs", "0.05", "learning rates of optimizers without their own, comma-separated")
 		seeds      = fs.String("seeds", "1,2,3", "seeds, comma-separated")
-		epochs     = fs.Int("epochs", 20, "epochs per run")
+		epochs     = fs.Int("epochs", 10, "epochs per run")
 		maxEx      = fs.Int64("max-examples", 0, "stop each run after this many examples (0: no limit)")
 		maxGE      = fs.Int64("max-grad-evals", 0, "stop each run after this many gradient evaluations (0: no limit)")
 		maxTime    = fs.Duration("max-time", 0, "stop each run after this much training time (0: no limit)")
