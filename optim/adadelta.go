@@ -63,17 +63,9 @@ func (o *Adadelta) SetState(s State) error { l := o.layout(); return o.st.setSta
 
 // Step implements Optimizer.
 func (o *Adadelta) Step(lr float64, params []*graph.Param) error {
-	if err := o.Validate(); err != nil {
+	if err := o.st.begin("adadelta", o.Validate(), lr, o.layout(), params); err != nil {
 		return err
 	}
-	if err := checkRate("adadelta", lr); err != nil {
-		return err
-	}
-	l := o.layout()
-	if err := o.st.prepare(&l, params); err != nil {
-		return err
-	}
-	o.st.t++
 	for i, p := range params {
 		sl := o.st.work[i]
 		if sl.bits == 32 {

@@ -66,17 +66,9 @@ func (o *Adagrad) SetState(s State) error { l := o.layout(); return o.st.setStat
 
 // Step implements Optimizer.
 func (o *Adagrad) Step(lr float64, params []*graph.Param) error {
-	if err := o.Validate(); err != nil {
+	if err := o.st.begin("adagrad", o.Validate(), lr, o.layout(), params); err != nil {
 		return err
 	}
-	if err := checkRate("adagrad", lr); err != nil {
-		return err
-	}
-	l := o.layout()
-	if err := o.st.prepare(&l, params); err != nil {
-		return err
-	}
-	o.st.t++
 	clr := lr / (1 + float64(o.st.t-1)*o.LRDecay)
 	for i, p := range params {
 		sl := o.st.work[i]

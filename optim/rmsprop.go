@@ -100,17 +100,9 @@ func (o *RMSprop) SetState(s State) error { l := o.layout(); return o.st.setStat
 
 // Step implements Optimizer.
 func (o *RMSprop) Step(lr float64, params []*graph.Param) error {
-	if err := o.Validate(); err != nil {
+	if err := o.st.begin("rmsprop", o.Validate(), lr, o.layout(), params); err != nil {
 		return err
 	}
-	if err := checkRate("rmsprop", lr); err != nil {
-		return err
-	}
-	l := o.layout()
-	if err := o.st.prepare(&l, params); err != nil {
-		return err
-	}
-	o.st.t++
 	c := rmsConst{lr: lr, wd: o.WeightDecay, a: o.Alpha, a1: 1 - o.Alpha, eps: o.Eps, mu: o.Momentum}
 	for i, p := range params {
 		sl := o.st.work[i]

@@ -100,17 +100,9 @@ func (o *SGD) SetState(s State) error { l := o.layout(); return o.st.setState(&l
 
 // Step implements Optimizer.
 func (o *SGD) Step(lr float64, params []*graph.Param) error {
-	if err := o.Validate(); err != nil {
+	if err := o.st.begin("sgd", o.Validate(), lr, o.layout(), params); err != nil {
 		return err
 	}
-	if err := checkRate("sgd", lr); err != nil {
-		return err
-	}
-	l := o.layout()
-	if err := o.st.prepare(&l, params); err != nil {
-		return err
-	}
-	o.st.t++
 	c := sgdConst{lr: lr, wd: o.WeightDecay, mu: o.Momentum, damp1: 1 - o.Dampening, nesterov: o.Nesterov}
 	for i, p := range params {
 		sl := o.st.work[i]

@@ -81,6 +81,23 @@ type store struct {
 	work  []*slot // slots of the parameters of the current step, in order
 }
 
+// begin opens an optimizer step: it reports the optimizer's validation
+// error or an invalid rate, prepares the parameters' slots and counts the
+// step.
+func (s *store) begin(opt string, invalid error, lr float64, l layout, params []*graph.Param) error {
+	if invalid != nil {
+		return invalid
+	}
+	if err := checkRate(opt, lr); err != nil {
+		return err
+	}
+	if err := s.prepare(&l, params); err != nil {
+		return err
+	}
+	s.t++
+	return nil
+}
+
 // prepare checks params and finds or creates their slots in s.work, so that
 // the kernels that follow cannot fail. It allocates only for parameters it
 // has not seen before.
