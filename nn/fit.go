@@ -172,8 +172,8 @@ func (m *Sequential) Fit(ctx context.Context, train *data.Dataset, cfg FitConfig
 			return nil, fmt.Errorf("nn: fit: both Validation and ValidationSplit are set: %w", ErrConfig)
 		}
 		var err error
-		if train, val, err = splitLast(train, cfg.ValidationSplit); err != nil {
-			return nil, err
+		if train, val, err = train.ValidationSplit(cfg.ValidationSplit); err != nil {
+			return nil, fmt.Errorf("nn: fit: validation split: %w", err)
 		}
 	}
 	if val != nil {
@@ -494,47 +494,6 @@ func oneHot[T graph.Float](dst, labels []T, idx []int, k int) {
 	for r, i := range idx {
 		dst[r*k+int(labels[i])] = 1
 	}
-}
-
-// splitLast holds out the last fraction of rows, as Keras's
-// validation_split does.
-func splitLast(d *data.Dataset, frac float64) (train, val *data.Dataset, err error) {
-	if !(frac > 0 && frac < 1) {
-		return nil, nil, fmt.Errorf("nn: fit: validation split %v must be in (0, 1): %w", frac, ErrConfig)
-	}
-	n := d.Len()
-	cut := int(float64(n) * (1 - frac))
-	if cut <= 0 || cut >= n {
-		return nil, nil, fmt.Errorf("nn: fit: validation split %v of %d rows leaves an empty part: %w", frac, n, data.ErrEmpty)
-	}
-	part := func(lo, hi int) (*data.Dataset, error) {
-		x, err := sliceRows(d.X, lo, hi)
-		if err != nil {
-			return nil, err
-		}
-		y, err := sliceRows(d.Y, lo, hi)
-		if err != nil {
-			return nil, err
-		}
-		return data.New(x, y)
-	}
-	if train, err = part(0, cut); err != nil {
-		return nil, nil, err
-	}
-	if val, err = part(cut, n); err != nil {
-		return nil, nil, err
-	}
-	return train, val, nil
-}
-
-func sliceRows(t *tensor.Dense, lo, hi int) (*tensor.Dense, error) {
-	cols := t.Shape()[1]
-	out, err := graph.Zeros(t.Dtype(), hi-lo, cols)
-	if err != nil {
-		return nil, err
-	}
-	copyRows(out, t, lo, hi, cols)
-	return out, nil
 }
 
 // Evaluate returns the loss and the compiled metrics of the model on d,

@@ -404,3 +404,31 @@ func TestTrainStepMatchesFit(t *testing.T) {
 		t.Fatal("TrainStep with 2-column targets for a 1-unit output: no error")
 	}
 }
+
+func TestValidationSplit(t *testing.T) {
+	rows, ys := make([][]float64, 8), make([][]float64, 8)
+	for i := range rows {
+		rows[i] = []float64{float64(i%2) * 0.9, float64(i/2%2) * 0.9}
+		ys[i] = []float64{float64((i%2 + i/2%2) % 2)}
+	}
+	ds, err := data.FromRows(rows, ys, tensor.Float64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := compiledXOR(t, 1, tensor.Float64)
+	h, err := m.Fit(context.Background(), ds, FitConfig{Epochs: 2, ValidationSplit: 0.25})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Last().Examples; got != 2*6 {
+		t.Errorf("trained on %d examples in 2 epochs, want 12 (the first 6 rows)", got)
+	}
+	for _, k := range []string{"val_loss", "val_accuracy"} {
+		if len(h.Metric(k)) != 2 {
+			t.Errorf("History.Metric(%q) = %v, want 2 values", k, h.Metric(k))
+		}
+	}
+	if _, err := m.Fit(context.Background(), ds, FitConfig{Epochs: 1, ValidationSplit: 1.5}); err == nil {
+		t.Error("validation split 1.5: no error")
+	}
+}
