@@ -178,11 +178,11 @@ func (d *Dense) forwardLogits(x *graph.Node, _ bool) (*graph.Node, string, float
 		return x.Graph().Fail(fmt.Errorf("layer %s: %w", d.name, ErrNotBuilt)), "linear", 0
 	}
 	g := x.Graph()
-	z := graph.MatMul(x, g.Param(d.params[0]))
+	var b *graph.Node
 	if len(d.params) > 1 {
-		z = graph.AddBias(z, g.Param(d.params[1]))
+		b = g.Param(d.params[1])
 	}
-	return z, d.Activation, d.Alpha
+	return graph.Dense(x, g.Param(d.params[0]), b), d.Activation, d.Alpha
 }
 
 // Forward implements Layer.
