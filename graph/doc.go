@@ -24,6 +24,9 @@
 //	loss := graph.Mean(graph.Square(graph.Sub(pred, y)))
 //	prog, err := g.Compile(graph.Spec{Loss: loss, Outputs: map[string]*graph.Node{"pred": pred}})
 //
+// Dense(x, W, b) is the same x·W + b as one operation, with the gradient
+// with respect to x built only when x is not data (see dense.go).
+//
 // Program.Run checks its inputs, runs the tape machine (always Reset before
 // RunAll, since gorgonia otherwise returns the previous run's values) and
 // copies each parameter's gradient into Param.Grad.
