@@ -30,22 +30,14 @@ func typeBinary() hm.Type { a := hm.TypeVariable('a'); return hm.NewFnType(a, a,
 // denseArgs checks that every value is a float tensor of the first one's
 // dtype and shape, and returns them.
 func denseArgs(name string, want int, vals []gorgonia.Value) ([]*tensor.Dense, error) {
-	if len(vals) != want {
-		return nil, fmt.Errorf("%s: %d inputs, want %d", name, len(vals), want)
+	out, err := tensorArgs(name, want, vals)
+	if err != nil {
+		return nil, err
 	}
-	out := make([]*tensor.Dense, len(vals))
-	for i, v := range vals {
-		d, ok := v.(*tensor.Dense)
-		if !ok {
-			return nil, fmt.Errorf("%s: input %d is %T, want a tensor", name, i, v)
+	for i, d := range out[1:] {
+		if !d.Shape().Eq(out[0].Shape()) {
+			return nil, fmt.Errorf("%s: input %d has shape %v, input 0 %v: %w", name, i+1, d.Shape(), out[0].Shape(), ErrShape)
 		}
-		if err := CheckDType(d.Dtype()); err != nil {
-			return nil, fmt.Errorf("%s: input %d: %w", name, i, err)
-		}
-		if i > 0 && (d.Dtype() != out[0].Dtype() || !d.Shape().Eq(out[0].Shape())) {
-			return nil, fmt.Errorf("%s: input %d is %v %v, input 0 is %v %v: %w", name, i, d.Dtype(), d.Shape(), out[0].Dtype(), out[0].Shape(), ErrShape)
-		}
-		out[i] = d
 	}
 	return out, nil
 }
