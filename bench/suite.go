@@ -322,24 +322,9 @@ func runFloor[T interface{ ~float32 | ~float64 }](c Case, dt tensor.Dtype, d *MN
 			f.Step(XORLR)
 			return nil
 		}
-		for range 3 {
-			if err := step(); err != nil {
-				return r, err
-			}
+		if err := timeSteps(&r, step, f.Loss, 3, c.Steps, 4, 4); err != nil {
+			return r, err
 		}
-		mt := &meter{}
-		mt.start()
-		for i := range c.Steps {
-			if err := step(); err != nil {
-				return r, err
-			}
-			if i == 0 {
-				r.FirstLoss = f.Loss()
-			}
-		}
-		mt.stop()
-		r.LastLoss = f.Loss()
-		mt.fill(&r, c.Steps, 4, 4)
 	case W2:
 		m, err := NewMNISTModel(dt)
 		if err != nil {
@@ -371,24 +356,9 @@ func runFloor[T interface{ ~float32 | ~float64 }](c Case, dt tensor.Dtype, d *MN
 			f.Step(MNISTLR)
 			return nil
 		}
-		for range min(c.Steps, 3) {
-			if err := step(); err != nil {
-				return r, err
-			}
+		if err := timeSteps(&r, step, f.Loss, min(c.Steps, 3), c.Steps, c.Batch, n); err != nil {
+			return r, err
 		}
-		mt := &meter{}
-		mt.start()
-		for i := range c.Steps {
-			if err := step(); err != nil {
-				return r, err
-			}
-			if i == 0 {
-				r.FirstLoss = f.Loss()
-			}
-		}
-		mt.stop()
-		r.LastLoss = f.Loss()
-		mt.fill(&r, c.Steps, c.Batch, n)
 	case W3:
 		m, err := NewMNISTModel(dt)
 		if err != nil {
@@ -423,6 +393,30 @@ func runFloor[T interface{ ~float32 | ~float64 }](c Case, dt tensor.Dtype, d *MN
 		return r, fmt.Errorf("unknown workload %q", c.Workload)
 	}
 	return r, nil
+}
+
+// timeSteps runs step warm times untimed, then steps times under a meter,
+// recording the loss after the first and the last timed step.
+func timeSteps(r *Result, step func() error, loss func() float64, warm, steps, batch, epochRows int) error {
+	for range warm {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	mt := &meter{}
+	mt.start()
+	for i := range steps {
+		if err := step(); err != nil {
+			return err
+		}
+		if i == 0 {
+			r.FirstLoss = loss()
+		}
+	}
+	mt.stop()
+	r.LastLoss = loss()
+	mt.fill(r, steps, batch, epochRows)
+	return nil
 }
 
 func sliceX(d *data.Dataset, rows int) (*tensor.Dense, error) {
