@@ -274,12 +274,8 @@ func (m *Sequential) Fit(ctx context.Context, train *data.Dataset, cfg FitConfig
 			if err != nil {
 				return hist, err
 			}
-			xb, _ := p.Input("x")
-			yb, _ := p.Input("y")
-			if err := data.Gather(xb, train.X, idx); err != nil {
-				return hist, fmt.Errorf("nn: fit: %w", err)
-			}
-			if err := gatherTargets(yb, train.Y, idx, sparse); err != nil {
+			yb, err := feedBatch(p, train, idx, sparse)
+			if err != nil {
 				return hist, err
 			}
 			if err := p.Run(); err != nil {
@@ -470,6 +466,53 @@ func (m *Sequential) checkData(what string, d *data.Dataset) error {
 	return nil
 }
 
+// feedBatch puts the rows idx of d into the program's inputs and returns
+// the target buffer the program reads. A full batch in order is bound
+// without a copy (the dataset's own tensors); other batches are gathered
+// into the program's buffers.
+func feedBatch(p *graph.Program, d *data.Dataset, idx []int, sparse bool) (*tensor.Dense, error) {
+	if isIdentity(idx, d.Len()) {
+		if err := p.Bind("x", d.X); err != nil {
+			return nil, fmt.Errorf("nn: fit: %w", err)
+		}
+		if !sparse {
+			if err := p.Bind("y", d.Y); err != nil {
+				return nil, fmt.Errorf("nn: fit: %w", err)
+			}
+			return d.Y, nil
+		}
+	} else {
+		xb, err := p.Input("x")
+		if err != nil {
+			return nil, err
+		}
+		if err := data.Gather(xb, d.X, idx); err != nil {
+			return nil, fmt.Errorf("nn: fit: %w", err)
+		}
+	}
+	yb, err := p.Input("y")
+	if err != nil {
+		return nil, err
+	}
+	if err := gatherTargets(yb, d.Y, idx, sparse); err != nil {
+		return nil, err
+	}
+	return yb, nil
+}
+
+// isIdentity reports whether idx is 0, 1, ..., n-1.
+func isIdentity(idx []int, n int) bool {
+	if len(idx) != n {
+		return false
+	}
+	for i, v := range idx {
+		if v != i {
+			return false
+		}
+	}
+	return true
+}
+
 // gatherTargets gathers target rows, expanding class indices to one-hot
 // rows when sparse.
 func gatherTargets(dst, src *tensor.Dense, idx []int, sparse bool) error {
@@ -534,9 +577,13 @@ func (m *Sequential) evaluate(d *data.Dataset) (float64, []float64, error) {
 		if err != nil {
 			return 0, nil, err
 		}
-		xb, _ := p.Input("x")
-		yb, _ := p.Input("y")
-		copyRows(xb, d.X, lo, hi, in)
+		if err := bindRows(p, d.X, lo, hi, in); err != nil {
+			return 0, nil, fmt.Errorf("nn: evaluate: %w", err)
+		}
+		yb, err := p.Input("y")
+		if err != nil {
+			return 0, nil, err
+		}
 		idx = idx[:0]
 		for i := lo; i < hi; i++ {
 			idx = append(idx, i)

@@ -42,6 +42,12 @@ type Sequential struct {
 	// PredictBatchSize is the batch size Predict and Evaluate use. If zero,
 	// 256.
 	PredictBatchSize int
+	// Machine runs the model's graphs: graph.DescentVM (the zero value),
+	// descent's own implementation of gorgonia's VM, or gorgonia's
+	// graph.TapeMachine, the reference it is tested against. Both execute the
+	// same gorgonia graph with the same symbolic gradients. It may be changed
+	// between calls; graphs are built per machine.
+	Machine graph.Machine
 }
 
 type progKind int
@@ -53,8 +59,9 @@ const (
 )
 
 type progKey struct {
-	kind  progKind
-	batch int
+	kind    progKind
+	batch   int
+	machine graph.Machine
 }
 
 // NewSequential returns a model made of layers, in order. Problems with the
@@ -348,7 +355,7 @@ func (m *Sequential) forward(x *graph.Node, training bool) Output {
 // program returns the cached program of a kind for a batch size, building
 // it on first use.
 func (m *Sequential) program(kind progKind, batch int) (*graph.Program, error) {
-	key := progKey{kind, batch}
+	key := progKey{kind, batch, m.Machine}
 	if p, ok := m.progs[key]; ok {
 		return p, nil
 	}
@@ -356,7 +363,7 @@ func (m *Sequential) program(kind progKind, batch int) (*graph.Program, error) {
 	g := graph.New(m.dtype)
 	x := g.Input("x", batch, in)
 	o := m.forward(x, kind == progTrain)
-	spec := graph.Spec{Outputs: map[string]*graph.Node{"pred": o.Pred}}
+	spec := graph.Spec{Outputs: map[string]*graph.Node{"pred": o.Pred}, Machine: m.Machine}
 	if kind != progPredict {
 		y := g.Input("y", batch, out)
 		loss := m.loss.Build(o, y)
@@ -427,8 +434,9 @@ func (m *Sequential) Predict(x *tensor.Dense) (*tensor.Dense, error) {
 		if err != nil {
 			return nil, err
 		}
-		buf, _ := p.Input("x")
-		copyRows(buf, x, lo, hi, in)
+		if err := bindRows(p, x, lo, hi, in); err != nil {
+			return nil, fmt.Errorf("nn: predict: %w", err)
+		}
 		if err := p.Run(); err != nil {
 			return nil, fmt.Errorf("nn: predict: %w", err)
 		}
@@ -462,6 +470,31 @@ func (m *Sequential) PredictClasses(x *tensor.Dense) ([]int, error) {
 		classes[r] = argmax(row)
 	}
 	return classes, nil
+}
+
+// bindRows makes the program's input "x" read rows [lo, hi) of x (width
+// cols) in place: the whole of x when it is one batch, else a view of its
+// rows. x belongs to the caller and is not written.
+func bindRows(p *graph.Program, x *tensor.Dense, lo, hi, cols int) error {
+	if lo == 0 && hi == x.Shape()[0] {
+		return p.Bind("x", x)
+	}
+	var view *tensor.Dense
+	err := graph.Guard("nn: view of rows", func() error {
+		switch d := x.Data().(type) {
+		case []float64:
+			view = tensor.New(tensor.WithBacking(d[lo*cols:hi*cols:hi*cols]), tensor.WithShape(hi-lo, cols))
+		case []float32:
+			view = tensor.New(tensor.WithBacking(d[lo*cols:hi*cols:hi*cols]), tensor.WithShape(hi-lo, cols))
+		default:
+			return fmt.Errorf("input is %v: %w", x.Dtype(), graph.ErrDType)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return p.Bind("x", view)
 }
 
 // copyRows copies rows [lo, hi) of src (width cols) into the start of dst.

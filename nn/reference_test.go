@@ -285,12 +285,23 @@ func (r *refCheck) OnStepEnd(tr *Training, rec StepRecord) error {
 
 func (r *refCheck) OnEpochEnd(*Training, *EpochRecord) error { return nil }
 
-func TestReferenceOptim(t *testing.T) {
+// TestReferenceOptim replays every optimizer trajectory on descent's VM;
+// TestReferenceOptimTapeMachine replays them on gorgonia's tape machine.
+func TestReferenceOptim(t *testing.T)            { referenceOptim(t, graph.DescentVM) }
+func TestReferenceOptimTapeMachine(t *testing.T) { referenceOptim(t, graph.TapeMachine) }
+
+// TestReferenceGrad checks every gradient case on descent's VM;
+// TestReferenceGradTapeMachine on gorgonia's tape machine.
+func TestReferenceGrad(t *testing.T)            { referenceGrad(t, graph.DescentVM) }
+func TestReferenceGradTapeMachine(t *testing.T) { referenceGrad(t, graph.TapeMachine) }
+
+func referenceOptim(t *testing.T, machine graph.Machine) {
 	for _, path := range referenceFiles(t, "optim") {
 		name := strings.TrimSuffix(filepath.Base(path), ".json")
 		t.Run(name, func(t *testing.T) {
 			c := readCase(t, path)
 			m, names := buildRef(t, c, c.InitialParams)
+			m.Machine = machine
 			lossName, ok := refLosses[c.Loss]
 			if !ok {
 				t.Fatalf("unknown loss %q", c.Loss)
@@ -331,12 +342,13 @@ func TestReferenceOptim(t *testing.T) {
 	}
 }
 
-func TestReferenceGrad(t *testing.T) {
+func referenceGrad(t *testing.T, machine graph.Machine) {
 	for _, path := range referenceFiles(t, "grad") {
 		name := strings.TrimSuffix(filepath.Base(path), ".json")
 		t.Run(name, func(t *testing.T) {
 			c := readCase(t, path)
 			m, names := buildRef(t, c, c.Params)
+			m.Machine = machine
 			if err := m.Compile(CompileConfig{Loss: refLosses[c.Loss], Optimizer: optim.NewSGD(0.1)}); err != nil {
 				t.Fatal(err)
 			}
