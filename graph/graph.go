@@ -80,7 +80,7 @@ func (g *Graph) Input(name string, shape ...int) *Node {
 			return g.fail(fmt.Errorf("graph: input %q declared twice: %w", name, ErrUnknown))
 		}
 	}
-	buf, err := Zeros(g.dtype, shape...)
+	buf, err := ZeroTensor(g.dtype, shape...)
 	if err != nil {
 		return g.fail(fmt.Errorf("graph: input %q: %w", name, err))
 	}

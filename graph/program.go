@@ -59,7 +59,7 @@ func newReadSlot(n *gorgonia.Node, into gorgonia.Value) (*readSlot, error) {
 				s.into = new(gorgonia.F64)
 			}
 		} else {
-			t, err := Zeros(n.Dtype(), n.Shape()...)
+			t, err := ZeroTensor(n.Dtype(), n.Shape()...)
 			if err != nil {
 				return nil, err
 			}
@@ -152,7 +152,7 @@ func (g *Graph) Compile(s Spec) (*Program, error) {
 	return p, nil
 }
 
-// checkDifferentiable reports a non-differentiable node (Step) that the
+// checkDifferentiable reports a non-differentiable node (Heaviside) that the
 // loss depends on.
 func (g *Graph) checkDifferentiable(loss *Node) error {
 	if len(g.nondiff) == 0 {

@@ -141,7 +141,7 @@ func (d *Dense) kerasConfig(first bool, in int) (string, pyObject, error) {
 		kinit = graph.GlorotUniform{}
 	}
 	if binit == nil {
-		binit = graph.ZerosInit{}
+		binit = graph.Zeros{}
 	}
 	kj, err := initializerJSON(kinit)
 	if err != nil {
@@ -228,7 +228,7 @@ func initializerJSON(in graph.Initializer) (pyObject, error) {
 		return vs(1, "fan_in", "uniform"), nil
 	case graph.LecunNormal, *graph.LecunNormal:
 		return vs(1, "fan_in", "normal"), nil
-	case graph.ZerosInit, *graph.ZerosInit:
+	case graph.Zeros, *graph.Zeros:
 		return plain("Zeros", nil), nil
 	case graph.Ones, *graph.Ones:
 		return plain("Ones", nil), nil

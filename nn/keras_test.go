@@ -291,8 +291,8 @@ func TestKerasLayerClasses(t *testing.T) {
 	if _, ok := d.KernelInitializer.(graph.GlorotUniform); !ok {
 		t.Errorf("kernel initialiser %T, want GlorotUniform", d.KernelInitializer)
 	}
-	if _, ok := d.BiasInitializer.(graph.ZerosInit); !ok {
-		t.Errorf("bias initialiser %T, want ZerosInit", d.BiasInitializer)
+	if _, ok := d.BiasInitializer.(graph.Zeros); !ok {
+		t.Errorf("bias initialiser %T, want Zeros", d.BiasInitializer)
 	}
 	if a := ls[1].(*Activation); a.Fn != "leaky_relu" || a.Alpha != 0.1 {
 		t.Errorf("LeakyReLU became %+v", a)

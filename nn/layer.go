@@ -134,7 +134,7 @@ func (d *Dense) Build(in int, ctx BuildContext) error {
 		kinit = graph.GlorotUniform{}
 	}
 	if binit == nil {
-		binit = graph.ZerosInit{}
+		binit = graph.Zeros{}
 	}
 	w, err := graph.NewParam(d.name+"/kernel", ctx.DType, in, d.Units)
 	if err != nil {

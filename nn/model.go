@@ -416,7 +416,7 @@ func (m *Sequential) Predict(x *tensor.Dense) (*tensor.Dense, error) {
 		return nil, err
 	}
 	rows, in, out := x.Shape()[0], m.widths[0], m.widths[len(m.widths)-1]
-	res, err := graph.Zeros(m.dtype, rows, out)
+	res, err := graph.ZeroTensor(m.dtype, rows, out)
 	if err != nil {
 		return nil, err
 	}
