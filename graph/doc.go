@@ -38,4 +38,6 @@
 // returns a *PanicError naming the operation. The one place a panic cannot be
 // recovered is inside gorgonia's own VM goroutine, so Program.Run validates
 // the shape and dtype of every input before it starts the machine.
+//
+// May import: nothing from descent.
 package graph
