@@ -225,7 +225,8 @@ var _ Regularizer = L1L2{}
 // equivalent: under Adam, a penalty's gradient is divided by √v like the
 // loss's, a decoupled decay is not.
 type L1L2 struct {
-	L1, L2 float64
+	L1 float64 `json:"l1"`
+	L2 float64 `json:"l2"`
 }
 
 // L1 returns the L1 regularizer c·Σ|w| (Keras 2.2.4's regularizers.l1).
