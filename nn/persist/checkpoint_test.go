@@ -26,7 +26,20 @@ type resumeCase struct {
 	opt      func() optim.Optimizer
 	schedule optim.Schedule
 	interval optim.Interval
-	stopAt   int64 // cancel after this step
+	stopAt   int64             // cancel after this step
+	layers   func() []nn.Layer // if nil, the XOR model's
+}
+
+// dropoutLayers is a network with Dropout and regularizers: its resumed
+// run matches only if the checkpoint carries the dropout stream.
+func dropoutLayers() []nn.Layer {
+	return []nn.Layer{
+		&nn.Dense{Units: 12, InputDim: 2, Activation: "tanh", KernelRegularizer: nn.L2(0.01), BiasRegularizer: nn.L1(0.001)},
+		&nn.Dropout{Rate: 0.3},
+		&nn.Dense{Units: 8, Activation: "relu", KernelRegularizer: nn.L1L2{L1: 0.001, L2: 0.001}},
+		&nn.Dropout{Rate: 0.2, NoiseShape: []int{0, 1}},
+		&nn.Dense{Units: 1, Activation: "sigmoid"},
+	}
 }
 
 func resumeCases() []resumeCase {
@@ -41,12 +54,17 @@ func resumeCases() []resumeCase {
 			schedule: optim.StepLR{StepSize: 3, Gamma: 0.7}, interval: optim.PerStep, stopAt: 9},
 		{name: "minibatch3/momentum/epoch-schedule/float32", dt: tensor.Float32, batching: data.Minibatch(3), opt: momentum,
 			schedule: optim.ExponentialLR{Gamma: 0.9}, interval: optim.PerEpoch, stopAt: 5},
+		{name: "minibatch3/adam/dropout+regularizers", dt: tensor.Float64, batching: data.Minibatch(3), opt: adam, stopAt: 7, layers: dropoutLayers},
+		{name: "stochastic/adam/dropout+regularizers/float32", dt: tensor.Float32, batching: data.Stochastic(), opt: adam, stopAt: 10, layers: dropoutLayers},
 	}
 }
 
 func (c resumeCase) model(t testing.TB, seed uint64) *nn.Sequential {
 	t.Helper()
 	m := xorModel()
+	if c.layers != nil {
+		m = nn.NewSequential(c.layers()...)
+	}
 	err := m.Compile(nn.CompileConfig{Loss: "binary_crossentropy", Optimizer: c.opt(), Metrics: []string{"accuracy"}, Seed: seed, DType: c.dt})
 	if err != nil {
 		t.Fatal(err)
