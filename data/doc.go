@@ -16,4 +16,6 @@
 // data sits at the bottom of descent with graph: it imports neither graph,
 // nn nor optim. Randomness always comes from a *rand.Rand the caller passes,
 // so that one seed can drive a whole run.
+//
+// May import: nothing from descent.
 package data

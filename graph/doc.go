@@ -59,4 +59,6 @@
 // machine's own goroutine cannot be recovered, so Program.Run validates the
 // shape and dtype of every input, and that bound tensors still hold the
 // buffers the program was compiled against, before it starts a machine.
+//
+// May import: nothing from descent.
 package graph

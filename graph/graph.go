@@ -40,7 +40,7 @@ type inputSlot struct {
 // buffer returns the input's own buffer, allocating it on first use.
 func (in *inputSlot) buffer(dt tensor.Dtype) (*tensor.Dense, error) {
 	if in.own == nil {
-		t, err := Zeros(dt, in.shape...)
+		t, err := ZeroTensor(dt, in.shape...)
 		if err != nil {
 			return nil, fmt.Errorf("graph: input %q: %w", in.name, err)
 		}

@@ -82,7 +82,7 @@ func newReadSlot(n *gorgonia.Node, into gorgonia.Value) (*readSlot, error) {
 				s.into = new(gorgonia.F64)
 			}
 		} else {
-			t, err := Zeros(n.Dtype(), n.Shape()...)
+			t, err := ZeroTensor(n.Dtype(), n.Shape()...)
 			if err != nil {
 				return nil, err
 			}
@@ -269,7 +269,7 @@ func (p *Program) VMStats() (s VMStats, ok bool) {
 	return p.own.vmStats(), true
 }
 
-// checkDifferentiable reports a non-differentiable node (Step) that the
+// checkDifferentiable reports a non-differentiable node (Heaviside) that the
 // loss depends on.
 func (g *Graph) checkDifferentiable(loss *Node) error {
 	if len(g.nondiff) == 0 {
@@ -352,6 +352,16 @@ func (p *Program) Bind(name string, t *tensor.Dense) error {
 		return fmt.Errorf("graph: bind %q: tensor is a view or not in memory; bind a contiguous tensor: %w", name, ErrShape)
 	}
 	return p.bindInput(in, t)
+}
+
+// Reads returns the tensor the named input reads on the next Run: the
+// program's own buffer or the tensor given to Bind (nil before either).
+func (p *Program) Reads(name string) (*tensor.Dense, error) {
+	in, err := p.input(name)
+	if err != nil {
+		return nil, err
+	}
+	return in.bound, nil
 }
 
 func (p *Program) bindInput(in *inputSlot, t *tensor.Dense) error {

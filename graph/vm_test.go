@@ -126,7 +126,7 @@ func diffCases() []diffCase {
 		diffCase{"outputs_of_every_kind", func(g *Graph, x, y *Node, p diffParams) (*Node, map[string]*Node) {
 			z := Dense(Tanh(Dense(x, p.w1, p.b1)), p.w2, p.b2)
 			loss := Mean(Square(Sub(z, y)))
-			return loss, map[string]*Node{"x": x, "w2": p.w2, "loss": loss, "sum": Sum(z), "step": Step(z), "z": z}
+			return loss, map[string]*Node{"x": x, "w2": p.w2, "loss": loss, "sum": Sum(z), "step": Heaviside(z), "z": z}
 		}},
 		diffCase{"forward_only", func(g *Graph, x, y *Node, p diffParams) (*Node, map[string]*Node) {
 			z := Dense(ReLU(Dense(x, p.w1, p.b1)), p.w2, p.b2)
@@ -357,7 +357,7 @@ func TestBindReadsTheCallersTensor(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := ReadFloat64s(mustOutput(t, prog, "pred"), nil)
-		ext, _ := Zeros(tensor.Float64, 4, 3)
+		ext, _ := ZeroTensor(tensor.Float64, 4, 3)
 		vals := make([]float64, 12)
 		for i := range vals {
 			vals[i] = float64(i) / 7
@@ -387,11 +387,11 @@ func TestBindReadsTheCallersTensor(t *testing.T) {
 		if got := ReadFloat64s(ext, nil); !slices.Equal(got, vals) {
 			t.Fatalf("%v: the program wrote into the bound tensor", m)
 		}
-		wrong, _ := Zeros(tensor.Float64, 3, 3)
+		wrong, _ := ZeroTensor(tensor.Float64, 3, 3)
 		if err := prog.Bind("x", wrong); !errors.Is(err, ErrShape) {
 			t.Fatalf("%v: binding a wrong shape: %v, want ErrShape", m, err)
 		}
-		f32, _ := Zeros(tensor.Float32, 4, 3)
+		f32, _ := ZeroTensor(tensor.Float32, 4, 3)
 		if err := prog.Bind("x", f32); !errors.Is(err, ErrDType) {
 			t.Fatalf("%v: binding a wrong dtype: %v, want ErrDType", m, err)
 		}

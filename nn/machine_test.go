@@ -44,6 +44,18 @@ func machineCases() []machineCase {
 			layers: func() []Layer {
 				return []Layer{&Dense{Units: 6, InputDim: 3, Activation: "tanh"}, &Dense{Units: 3, Activation: "sigmoid"}}
 			}},
+		machineCase{name: "bce/dropout-l1l2", loss: "binary_crossentropy", out: 1, kind: "binary",
+			layers: func() []Layer {
+				return []Layer{
+					&Dense{Units: 6, InputDim: 3, Activation: "relu", KernelRegularizer: L1L2{L1: 0.01, L2: 0.02}, BiasRegularizer: L1(0.03)},
+					&Dropout{Rate: 0.3},
+					&Dense{Units: 1, Activation: "sigmoid", KernelRegularizer: L2(0.05)},
+				}
+			}},
+		machineCase{name: "cce/dropout-noise-shape", loss: "categorical_crossentropy", out: 3, kind: "onehot",
+			layers: func() []Layer {
+				return []Layer{&Dense{Units: 6, InputDim: 3, Activation: "tanh"}, &Dropout{Rate: 0.5, NoiseShape: []int{1, 0}}, &Dense{Units: 3, Activation: "softmax"}}
+			}},
 		machineCase{name: "sparse_cce/elu-softmax", loss: "sparse_categorical_crossentropy", out: 1, kind: "sparse",
 			layers: func() []Layer {
 				return []Layer{&Dense{Units: 6, InputDim: 3, Activation: "elu"}, &Dense{Units: 3}, &Activation{Fn: "softmax"}}
@@ -117,6 +129,11 @@ func trainOn(t *testing.T, c machineCase, dt tensor.Dtype, opt string, batching 
 	for _, e := range hist.Epochs {
 		losses = append(losses, e.Loss, e.Metrics["val_loss"], e.Metrics["accuracy"], e.Metrics["val_accuracy"])
 	}
+	for k, p := range model.progs {
+		if s, ok := p.VMStats(); ok && s.Fallback > 0 {
+			t.Errorf("%v program for batch %d: %d nodes through the fallback, want 0", m, k.batch, s.Fallback)
+		}
+	}
 	for _, p := range model.Params() {
 		weights = append(weights, p.Float64s())
 	}
@@ -168,4 +185,39 @@ func sameFloats(what string, want, got []float64) error {
 		}
 	}
 	return nil
+}
+
+// TestFullBatchReadsTheDataset checks that a full-batch step reads the
+// training set's own X (and Y, for dense targets) instead of a copy, and
+// that a minibatch step reads the program's buffers.
+func TestFullBatchReadsTheDataset(t *testing.T) {
+	for _, c := range []machineCase{machineCases()[0], machineCases()[len(machineCases())-1]} {
+		model := NewSequential(c.layers()...)
+		if err := model.Compile(CompileConfig{Loss: c.loss, Optimizer: "sgd", Seed: 1}); err != nil {
+			t.Fatal(err)
+		}
+		train := machineData(t, c, tensor.Float64)
+		if _, err := model.Fit(context.Background(), train, FitConfig{Epochs: 1}); err != nil {
+			t.Fatal(err)
+		}
+		p, err := model.program(progTrain, train.Len())
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, _ := p.Reads("x")
+		y, _ := p.Reads("y")
+		if x != train.X {
+			t.Errorf("%s: the full-batch step read a copy of X", c.name)
+		}
+		if sparse := c.kind == "sparse"; (y == train.Y) == sparse {
+			t.Errorf("%s: full-batch targets read Y itself: %v, want %v", c.name, y == train.Y, !sparse)
+		}
+		if _, err := model.Fit(context.Background(), train, FitConfig{Epochs: 1, Batching: data.Minibatch(5)}); err != nil {
+			t.Fatal(err)
+		}
+		p5, _ := model.program(progTrain, 5)
+		if x5, _ := p5.Reads("x"); x5 == train.X || x5 == nil {
+			t.Errorf("%s: a minibatch step read X itself", c.name)
+		}
+	}
 }

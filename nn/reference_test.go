@@ -55,6 +55,10 @@ type refLayer struct {
 	Units         int      `json:"units"`
 	Activation    string   `json:"activation"`
 	NegativeSlope *float64 `json:"negative_slope"`
+	// Keras L1L2 penalties on the kernel and bias, in the cases written by
+	// testdata/reference/gen_regularizers.py.
+	KernelRegularizer *L1L2 `json:"kernel_regularizer"`
+	BiasRegularizer   *L1L2 `json:"bias_regularizer"`
 }
 
 type refCase struct {
@@ -140,6 +144,12 @@ func buildRef(t *testing.T, c *refCase, params map[string][]float64) (*Sequentia
 		}
 		if l.NegativeSlope != nil {
 			d.Alpha = *l.NegativeSlope
+		}
+		if l.KernelRegularizer != nil {
+			d.KernelRegularizer = *l.KernelRegularizer
+		}
+		if l.BiasRegularizer != nil {
+			d.BiasRegularizer = *l.BiasRegularizer
 		}
 		if err := m.Add(d); err != nil {
 			t.Fatal(err)

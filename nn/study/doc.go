@@ -19,4 +19,6 @@
 // A study can be written in Go or described in a JSON file (see File).
 //
 // study imports nn, data, optim and graph; nothing in descent imports it.
+//
+// May import: nn, nn/keras, nn/callbacks, data, optim, graph.
 package study

@@ -14,6 +14,7 @@ import (
 
 	"github.com/descentlab/descent/data"
 	"github.com/descentlab/descent/nn"
+	"github.com/descentlab/descent/nn/keras"
 	"gorgonia.org/tensor"
 )
 
@@ -63,7 +64,7 @@ type ModelSpec struct {
 	Hidden     []int  `json:"hidden,omitempty"`
 	Activation string `json:"activation,omitempty"`
 	// Keras is a Keras Sequential model's JSON (model.to_json()), read by
-	// nn.FromJSON.
+	// keras.FromJSON.
 	Keras json.RawMessage `json:"keras,omitempty"`
 }
 
@@ -284,7 +285,7 @@ func (f *File) checkModel() error {
 		}
 	}
 	if len(m.Keras) > 0 {
-		if _, err := nn.FromJSON(m.Keras); err != nil {
+		if _, err := keras.FromJSON(m.Keras); err != nil {
 			return fieldErr("model.keras", "%v", err)
 		}
 	}
@@ -313,7 +314,7 @@ func targetKind(d *data.Dataset) (string, int, error) {
 func (m ModelSpec) builder(in int, kind string, outputs int) (func() (*nn.Sequential, error), error) {
 	if len(m.Keras) > 0 {
 		raw := slices.Clone([]byte(m.Keras))
-		return func() (*nn.Sequential, error) { return nn.FromJSON(raw) }, nil
+		return func() (*nn.Sequential, error) { return keras.FromJSON(raw) }, nil
 	}
 	outAct := map[string]string{"binary": "sigmoid", "sparse": "softmax", "onehot": "softmax", "regression": "linear"}[kind]
 	switch m.Builtin {

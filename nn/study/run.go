@@ -16,6 +16,7 @@ import (
 
 	"github.com/descentlab/descent/graph"
 	"github.com/descentlab/descent/nn"
+	"github.com/descentlab/descent/nn/callbacks"
 )
 
 // Shard selects part of a study's runs: run i belongs to shard i mod
@@ -169,7 +170,7 @@ func (s *Study) train(ctx context.Context, r Run) (out RunResult) {
 	if out.Initial, err = s.initial(m); err != nil {
 		return fail(err)
 	}
-	cbs := []nn.Callback{&nn.TerminateOnNaN{}}
+	cbs := []nn.Callback{&callbacks.TerminateOnNaN{}}
 	if s.Callbacks != nil {
 		cbs = append(cbs, s.Callbacks(r)...)
 	}

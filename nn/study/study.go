@@ -50,7 +50,7 @@ type Study struct {
 	Target Target
 	// Callbacks, if set, returns fresh callbacks for one run (one call per
 	// run, so that stateful callbacks are not shared). Runs always end
-	// cleanly on a non-finite loss (nn.TerminateOnNaN).
+	// cleanly on a non-finite loss (callbacks.TerminateOnNaN).
 	Callbacks func(Run) []nn.Callback
 	// KeepSteps keeps every optimizer step's record in the results. Without
 	// it only epoch records are kept, which is what the summary and the

@@ -18,6 +18,7 @@ import (
 
 	"github.com/descentlab/descent/data"
 	"github.com/descentlab/descent/nn"
+	"github.com/descentlab/descent/nn/keras"
 )
 
 // smallStudy is a fast study on two moons: 8 runs of 3 epochs on 60
@@ -379,9 +380,9 @@ func TestStudyFileKeras(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := m.ToJSON()
+	k, err := keras.ToJSON(m)
 	if err != nil {
-		t.Skipf("nn.ToJSON: %v", err)
+		t.Skipf("keras.ToJSON: %v", err)
 	}
 	text := `{"model": {"keras": ` + string(k) + `}, "data": {"name": "xor"},
 	  "grid": {"variants": ["full", "stochastic"], "optimizers": [{"name": "sgd"}], "lrs": [0.5], "seeds": [1]},
