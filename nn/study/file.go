@@ -107,7 +107,7 @@ type GridSpec struct {
 	Seeds      []uint64        `json:"seeds"`
 }
 
-// OptimizerSpec is Optimizer in a file.
+// OptimizerSpec is OptimizerChoice in a file.
 type OptimizerSpec struct {
 	Name     string         `json:"name"`
 	Hyper    map[string]any `json:"hyper,omitempty"`
@@ -215,7 +215,7 @@ func (f *File) Study() (*Study, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.Grid.Optimizers = append(s.Grid.Optimizers, Optimizer{Name: o.Name, Hyper: o.Hyper, LRs: o.LRs, Variants: vs})
+		s.Grid.Optimizers = append(s.Grid.Optimizers, OptimizerChoice{Name: o.Name, Hyper: o.Hyper, LRs: o.LRs, Variants: vs})
 	}
 	if s.Budget, err = f.Budget.budget(); err != nil {
 		return nil, err

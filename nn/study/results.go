@@ -145,7 +145,7 @@ type BudgetSpec struct {
 }
 
 func (b Budget) toJSON() BudgetSpec {
-	j := BudgetSpec{Epochs: b.Epochs, MaxExamples: b.MaxExamples, MaxGradEvals: b.MaxSteps}
+	j := BudgetSpec{Epochs: b.Epochs, MaxExamples: b.MaxExamples, MaxGradEvals: b.MaxGradEvals}
 	if b.MaxTime > 0 {
 		j.MaxTime = b.MaxTime.String()
 	}
@@ -153,7 +153,7 @@ func (b Budget) toJSON() BudgetSpec {
 }
 
 func (j BudgetSpec) budget() (Budget, error) {
-	b := Budget{Epochs: j.Epochs, MaxExamples: j.MaxExamples, MaxSteps: j.MaxGradEvals}
+	b := Budget{Epochs: j.Epochs, MaxExamples: j.MaxExamples, MaxGradEvals: j.MaxGradEvals}
 	if j.MaxTime != "" {
 		d, err := time.ParseDuration(j.MaxTime)
 		if err != nil {

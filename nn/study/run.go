@@ -176,7 +176,7 @@ func (s *Study) train(ctx context.Context, r Run) (out RunResult) {
 	b := s.Budget
 	hist, err := m.Fit(ctx, s.Train, nn.FitConfig{
 		Epochs: b.Epochs, Batching: r.Config.Variant, Output: io.Discard, Validation: s.Validation,
-		MaxSteps: b.MaxSteps, MaxExamples: b.MaxExamples, MaxTime: b.MaxTime, Callbacks: cbs,
+		MaxSteps: b.MaxGradEvals, MaxExamples: b.MaxExamples, MaxTime: b.MaxTime, Callbacks: cbs,
 	})
 	if hist != nil {
 		out.History = hist

@@ -65,18 +65,21 @@ type Grid struct {
 	// Variants are the batch policies: data.FullBatch(), data.Stochastic(),
 	// data.Minibatch(n).
 	Variants []data.Batching
-	// Optimizers are the optimizers with their hyperparameters.
-	Optimizers []Optimizer
+	// Optimizers are the optimizers tried, with their hyperparameters.
+	Optimizers []OptimizerChoice
 	// LRs are the learning rates, each positive.
 	LRs []float64
 	// Seeds drive initialisation and shuffling (see nn.BuildConfig).
 	Seeds []uint64
 }
 
-// Optimizer is one optimizer of a Grid: a name and hyperparameters as
-// optim.New takes them, without the learning rate, which the grid sets.
-type Optimizer struct {
-	Name  string
+// OptimizerChoice is one optimizer a Grid tries: not an optim.Optimizer
+// but what makes one for each run, a name and hyperparameters as optim.New
+// takes them, without the learning rate, which the grid sets.
+type OptimizerChoice struct {
+	// Name is an optim.Names name ("sgd", "adam").
+	Name string
+	// Hyper are the hyperparameters other than lr ("momentum": 0.9).
 	Hyper map[string]any
 	// LRs, if set, replaces Grid.LRs for this optimizer (Adam wants smaller
 	// rates than SGD).
@@ -87,12 +90,12 @@ type Optimizer struct {
 
 // Budget bounds each run: Epochs always; the others, when positive, end the
 // run early once that many examples or gradient evaluations (optimizer
-// steps) or that much training time have been used.
+// steps, nn.FitConfig.MaxSteps) or that much training time have been used.
 type Budget struct {
-	Epochs      int
-	MaxExamples int64
-	MaxSteps    int64
-	MaxTime     time.Duration
+	Epochs       int
+	MaxExamples  int64
+	MaxGradEvals int64
+	MaxTime      time.Duration
 }
 
 // Target is the value of a monitored quantity whose first crossing the
@@ -164,8 +167,8 @@ func sanitize(s string) string {
 func (s *Study) Configs() []Config {
 	var out []Config
 	for _, o := range s.Grid.Optimizers {
-		variants := cmpSlice(o.Variants, s.Grid.Variants)
-		lrs := cmpSlice(o.LRs, s.Grid.LRs)
+		variants := ownOr(o.Variants, s.Grid.Variants)
+		lrs := ownOr(o.LRs, s.Grid.LRs)
 		for _, v := range variants {
 			for _, lr := range lrs {
 				out = append(out, Config{Variant: v, Optimizer: strings.ToLower(o.Name), Hyper: o.Hyper, LR: lr})
@@ -175,11 +178,12 @@ func (s *Study) Configs() []Config {
 	return out
 }
 
-func cmpSlice[T any](a, b []T) []T {
-	if len(a) > 0 {
-		return a
+// ownOr returns an optimizer's own list if it has one, else the grid's.
+func ownOr[T any](own, grid []T) []T {
+	if len(own) > 0 {
+		return own
 	}
-	return b
+	return grid
 }
 
 // Runs validates the study and returns its runs in order: every
@@ -252,16 +256,16 @@ func (s *Study) Validate() error {
 		if err := validateLRs(f+".lrs", o.LRs); err != nil {
 			return err
 		}
-		if len(cmpSlice(o.Variants, g.Variants)) == 0 {
+		if len(ownOr(o.Variants, g.Variants)) == 0 {
 			return fieldErr("grid.variants", "empty grid: no variant for optimizer %q", o.Name)
 		}
-		if len(cmpSlice(o.LRs, g.LRs)) == 0 {
+		if len(ownOr(o.LRs, g.LRs)) == 0 {
 			return fieldErr("grid.lrs", "empty grid: no learning rate for optimizer %q", o.Name)
 		}
 		if _, ok := o.Hyper["lr"]; ok {
 			return fieldErr(f+".hyper.lr", "the learning rate is set by the grid's lrs")
 		}
-		if _, err := newOptimizer(o.Name, o.Hyper, cmpSlice(o.LRs, g.LRs)[0]); err != nil {
+		if _, err := newOptimizer(o.Name, o.Hyper, ownOr(o.LRs, g.LRs)[0]); err != nil {
 			field := f + ".name"
 			if slices.Contains(optim.Names(), strings.ToLower(o.Name)) {
 				field = f + ".hyper"
@@ -275,8 +279,8 @@ func (s *Study) Validate() error {
 		return fieldErr("budget.epochs", "epochs %d must be positive", b.Epochs)
 	case b.MaxExamples < 0:
 		return fieldErr("budget.max_examples", "%d must not be negative", b.MaxExamples)
-	case b.MaxSteps < 0:
-		return fieldErr("budget.max_grad_evals", "%d must not be negative", b.MaxSteps)
+	case b.MaxGradEvals < 0:
+		return fieldErr("budget.max_grad_evals", "%d must not be negative", b.MaxGradEvals)
 	case b.MaxTime < 0:
 		return fieldErr("budget.max_time", "%v must not be negative", b.MaxTime)
 	}
