@@ -25,13 +25,13 @@ type Shard struct {
 }
 
 // ParseShard reads a shard written "i/n", 0 <= i < n, as the -shard flag
-// takes it.
+// takes it. The error is a *ConfigError for the field "shard".
 func ParseShard(s string) (Shard, error) {
 	a, b, ok := strings.Cut(s, "/")
 	i, err1 := strconv.Atoi(strings.TrimSpace(a))
 	n, err2 := strconv.Atoi(strings.TrimSpace(b))
 	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
-		return Shard{}, fmt.Errorf("study: shard %q: want i/n with 0 <= i < n: %w", s, ErrConfig)
+		return Shard{}, fieldErr("shard", "%q, want i/n with 0 <= i < n", s)
 	}
 	return Shard{Index: i, Count: n}, nil
 }
@@ -151,18 +151,14 @@ func (s *Study) train(ctx context.Context, r Run) (out RunResult) {
 		return fail(fmt.Errorf("study: model: %w", err))
 	}
 	if m == nil {
-		return fail(fmt.Errorf("study: model: Model returned nil: %w", ErrConfig))
+		return fail(fieldErr("model", "Model returned nil"))
 	}
 	defer m.Close()
 	o, err := newOptimizer(r.Config.Optimizer, r.Config.Hyper, r.Config.LR)
 	if err != nil {
 		return fail(err)
 	}
-	dt := s.DType
-	if dt.Type == nil {
-		dt = s.Train.DType()
-	}
-	if err := m.Compile(nn.CompileConfig{Loss: s.Loss, Optimizer: o, Metrics: s.Metrics, Seed: r.Seed, DType: dt}); err != nil {
+	if err := m.Compile(nn.CompileConfig{Loss: s.Loss, Optimizer: o, Metrics: s.Metrics, Seed: r.Seed, DType: s.dtype()}); err != nil {
 		return fail(err)
 	}
 	out.InitHash = hashParams(m.Params())
