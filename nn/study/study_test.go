@@ -223,8 +223,8 @@ func TestShardMerge(t *testing.T) {
 	other.Budget.Epochs = 1
 	od := t.TempDir()
 	runInto(t, other, Options{Shard: Shard{0, 4}}, od)
-	if _, err := Load(dirs[0], od); !errors.Is(err, ErrConfig) {
-		t.Errorf("merging different studies: got %v, want ErrConfig", err)
+	if _, err := Load(dirs[0], od); !errors.Is(err, ErrMerge) || !strings.Contains(err.Error(), "differ in budget") {
+		t.Errorf("merging different studies: got %v, want ErrMerge naming the budget", err)
 	}
 }
 
