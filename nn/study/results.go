@@ -21,6 +21,7 @@ import (
 
 	"github.com/descentlab/descent/data"
 	"github.com/descentlab/descent/nn"
+	"github.com/descentlab/descent/nn/keras"
 	"gorgonia.org/tensor"
 )
 
@@ -110,7 +111,7 @@ func (s *Study) architecture() (json.RawMessage, error) {
 		return nil, fieldErr("model", "Model returned nil")
 	}
 	defer m.Close()
-	if js, err := m.ToJSON(); err == nil {
+	if js, err := keras.ToJSON(m); err == nil {
 		var b bytes.Buffer
 		if err := json.Compact(&b, js); err == nil {
 			return b.Bytes(), nil
