@@ -31,14 +31,22 @@ type PlotOptions struct {
 
 // Figure names, without the extension.
 const (
-	FigLossEpochs     = "loss_vs_epochs"
-	FigLossExamples   = "loss_vs_examples"
-	FigLossGradEvals  = "loss_vs_grad_evals"
-	FigLossTime       = "loss_vs_time"
-	FigValAccuracy    = "val_accuracy_vs_epochs"
-	bandAlpha         = 0x38
-	logRatioThreshold = 20 // a log axis when max/min reaches this
+	FigLossEpochs      = "loss_vs_epochs"
+	FigLossExamples    = "loss_vs_examples"
+	FigLossGradEvals   = "loss_vs_grad_evals"
+	FigLossTime        = "loss_vs_time"
+	FigValAccuracy     = "val_accuracy_vs_epochs"
+	FigSensitivity     = "sensitivity"
+	FigNoiseScale      = "noise_scale_vs_epochs"
+	FigStepsVsBatch    = "steps_vs_batch"
+	FigExamplesVsBatch = "examples_vs_batch"
+	bandAlpha          = 0x38
+	logRatioThreshold  = 20 // a log axis when max/min reaches this
 )
+
+// figures are every figure name a results directory may hold.
+var figures = []string{FigLossEpochs, FigLossExamples, FigLossGradEvals, FigLossTime, FigValAccuracy, FigSensitivity,
+	FigNoiseScale, FigStepsVsBatch, FigExamplesVsBatch}
 
 // Plot draws the figures into dir and returns the paths written: the loss
 // against epochs, examples seen, gradient evaluations and wall time, and

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/descentlab/descent/data"
 	"github.com/descentlab/descent/graph"
 	"github.com/descentlab/descent/nn"
 	"github.com/descentlab/descent/nn/callbacks"
@@ -71,7 +72,18 @@ type Options struct {
 // errors are those Run would return before training: a *ConfigError naming
 // the field (the options' fields are "workers", "shard" and "dir"), or
 // ErrDirInUse.
+//
+// For a tuned study (Study.Tune), whose final runs depend on the rates the
+// tuning stage chooses, Plan returns the tuning stage's runs, checks
+// opt.Dir for both stages and refuses a Shard: shard the stages instead.
 func (s *Study) Plan(opt Options) ([]Run, error) {
+	if s.Tune != nil {
+		ts, topt, err := s.planTuned(opt)
+		if err != nil {
+			return nil, err
+		}
+		return ts.Plan(topt)
+	}
 	runs, _, err := s.plan(opt)
 	return runs, err
 }
@@ -125,9 +137,27 @@ type RunResult struct {
 	History *nn.History
 	// Seconds is the run's wall time, evaluation included.
 	Seconds float64
+	// Test holds the loss and metrics of the trained model on the study's
+	// test data ("loss", "accuracy"); nil without test data.
+	Test map[string]float64
+	// Reached is when the run first reached the target, measured to the
+	// step, when the study stops at its target (Target.Stop); nil if it
+	// did not reach it or the study does not stop.
+	Reached *Crossing
 	// Err is the error that ended the run, if any; History then holds what
 	// was recorded before it.
 	Err string
+}
+
+// Crossing is the moment a run reached its target: the gradient
+// evaluations (steps), examples and training seconds so far, the epoch in
+// progress, and the metric's value then.
+type Crossing struct {
+	Epoch     int
+	GradEvals int64
+	Examples  int64
+	Seconds   float64
+	Value     float64
 }
 
 // Run trains the study's runs (those of opt.Shard) on opt.Workers
@@ -137,7 +167,15 @@ type RunResult struct {
 // Results.Failed) and does not stop the others; a cancelled ctx stops the
 // study with its error, with the runs finished so far. Results.Missing
 // lists the study's runs not trained.
+//
+// A tuned study (Study.Tune) runs its two stages in turn: the tuning stage
+// into opt.Dir/tuning (TuningDir), then the final stage into opt.Dir; the
+// final stage's Results are returned with the tuning stage's in
+// Results.Tuning. It cannot be sharded as a whole (see Plan).
 func (s *Study) Run(ctx context.Context, opt Options) (*Results, error) {
+	if s.Tune != nil {
+		return s.runTuned(ctx, opt)
+	}
 	mine, meta, err := s.plan(opt)
 	if err != nil {
 		return nil, err
@@ -243,6 +281,15 @@ func (s *Study) train(ctx context.Context, r Run) (out RunResult) {
 		return fail(err)
 	}
 	cbs := []nn.Callback{&callbacks.TerminateOnNaN{}}
+	if n := s.NoiseScale; n != nil {
+		cbs = append(cbs, &callbacks.GradientNoiseScale{Data: s.Train, Small: n.Small, Big: n.Big, Probes: n.Probes, Seed: r.Seed})
+	}
+	var watch *targetWatch
+	if s.stops() {
+		metric, up := s.target()
+		watch = &targetWatch{val: s.Validation, metric: metric, up: up, value: s.Target.Value}
+		cbs = append(cbs, watch)
+	}
 	if s.Callbacks != nil {
 		cbs = append(cbs, s.Callbacks(r)...)
 	}
@@ -257,10 +304,71 @@ func (s *Study) train(ctx context.Context, r Run) (out RunResult) {
 			out.History = &nn.History{Epochs: hist.Epochs}
 		}
 	}
+	if watch != nil {
+		out.Reached = watch.reached
+	}
 	if err != nil {
 		return fail(err)
 	}
+	if s.Test != nil {
+		if out.Test, err = m.Evaluate(s.Test); err != nil {
+			return fail(fmt.Errorf("study: test set: %w", err))
+		}
+	}
 	return out
+}
+
+// targetWatch stops a run at its target: it evaluates the validation
+// metric after steps 1 to 8 and then whenever the step count has grown by
+// 2^(1/8), and at every epoch's end (see Target.Stop).
+type targetWatch struct {
+	val     *data.Dataset
+	metric  string
+	up      bool
+	value   float64
+	next    int64
+	reached *Crossing
+}
+
+// watchGrowth is the factor between the step counts at which targetWatch
+// evaluates: 2^(1/8), eight evaluations per doubling.
+var watchGrowth = math.Exp2(1.0 / 8)
+
+func (w *targetWatch) meets(v float64) bool {
+	if w.up {
+		return v >= w.value
+	}
+	return v <= w.value
+}
+
+// OnStepEnd implements nn.StepCallback.
+func (w *targetWatch) OnStepEnd(t *nn.Training, rec nn.StepRecord) error {
+	if rec.GradEvals < w.next {
+		return nil
+	}
+	w.next = max(rec.GradEvals+1, int64(math.Ceil(float64(rec.GradEvals)*watchGrowth)))
+	ev, err := t.Model.Evaluate(w.val)
+	if err != nil {
+		return fmt.Errorf("study: target: %w", err)
+	}
+	v, ok := ev[strings.TrimPrefix(w.metric, "val_")]
+	if !ok || !w.meets(v) {
+		return nil
+	}
+	w.reached = &Crossing{Epoch: rec.Epoch, GradEvals: rec.GradEvals, Examples: rec.Examples, Seconds: rec.Elapsed.Seconds(), Value: v}
+	return nn.ErrStopped
+}
+
+// OnEpochEnd implements nn.Callback.
+func (w *targetWatch) OnEpochEnd(_ *nn.Training, rec *nn.EpochRecord) error {
+	if w.reached != nil {
+		return nil
+	}
+	if v, ok := rec.Metrics[w.metric]; ok && w.meets(v) {
+		w.reached = &Crossing{Epoch: rec.Epoch, GradEvals: rec.GradEvals, Examples: rec.Examples, Seconds: rec.Elapsed.Seconds(), Value: v}
+		return nn.ErrStopped
+	}
+	return nil
 }
 
 // initial evaluates the untrained model.

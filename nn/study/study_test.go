@@ -552,7 +552,7 @@ func TestErrorsOnce(t *testing.T) {
 		{parse(" \n\t"), "study: s.json: empty study file", 0, 0, "", nil},
 		{parse(`{"budget": {"epochs": "3"}}`), "study: s.json:1:23: budget.epochs: a string, want an integer", 1, 23, "budget.epochs", nil},
 		{parse("{\n  \"grid\": {\"seeds\": [-1]}}"), "study: s.json:2:22: grid.seeds: the number -1, want a non-negative integer", 2, 22, "grid.seeds", nil},
-		{parse(`{"grid": {"optimizers": [{"name": "sgd", "hyperz": {}}]}}`), "study: s.json: grid.optimizers[0].hyperz: unknown field (valid: name, hyper, lrs, variants)", 0, 0, "grid.optimizers[0].hyperz", nil},
+		{parse(`{"grid": {"optimizers": [{"name": "sgd", "hyperz": {}}]}}`), "study: s.json: grid.optimizers[0].hyperz: unknown field (valid: name, hyper, lrs, lr_range, variants)", 0, 0, "grid.optimizers[0].hyperz", nil},
 		{parse(`{"budget": {"epochs": 3}} {}`), "study: s.json:1:27: data after the object", 1, 27, "", nil},
 		{parse(`{"budget": {"epochs": 3}`), "study: s.json: the file ends inside the object", 0, 0, "", nil},
 		{func() error { _, err := ParseVariant("mb0"); return err }(), `study: "mb0" is not a variant: want full, stochastic or minibatch(n) with n >= 1`, 0, 0, "", nil},
