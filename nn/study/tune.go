@@ -442,3 +442,22 @@ func (s *Study) planTuned(opt Options) (*Study, Options, error) {
 	}
 	return ts, topt, nil
 }
+
+// String describes the budget: "3 epochs, at most 10000 gradient
+// evaluations".
+func (b Budget) String() string {
+	s := strconv.Itoa(b.Epochs) + " epochs"
+	if b.Epochs == 1 {
+		s = "1 epoch"
+	}
+	if b.MaxExamples > 0 {
+		s += fmt.Sprintf(", at most %d examples", b.MaxExamples)
+	}
+	if b.MaxGradEvals > 0 {
+		s += fmt.Sprintf(", at most %d gradient evaluations", b.MaxGradEvals)
+	}
+	if b.MaxTime > 0 {
+		s += ", at most " + b.MaxTime.String()
+	}
+	return s
+}
