@@ -335,7 +335,7 @@ func pickInt(isSet bool, cur, quick int) int {
 // report writes the table and plots next to the results in dir and prints
 // the table.
 func report(res *study.Results, dir string, stdout io.Writer) error {
-	paths, err := res.Report(dir, study.PlotOptions{})
+	paths, err := res.Report(dir, study.ReportOptions{})
 	if err != nil {
 		return err
 	}

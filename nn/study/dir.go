@@ -333,7 +333,7 @@ func clearFiles(dir string) error {
 		return err
 	}
 	files = append(files, filepath.Join(dir, manifestName))
-	for _, f := range []string{"summary.md", "summary.csv", "summary.json"} {
+	for _, f := range []string{"summary.md", "summary.csv", "summary.json", "sweep.md"} {
 		files = append(files, filepath.Join(dir, f))
 	}
 	for _, f := range figures {

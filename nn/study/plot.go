@@ -27,6 +27,11 @@ type PlotOptions struct {
 	// Width and Height are the size of each figure. If zero, 8 by 5 inches
 	// (768 by 480 pixels in PNG).
 	Width, Height vg.Length
+	// Band is what the band around each curve shows: "ci95" (the zero
+	// value), the 95% confidence interval of the mean over seeds (Student
+	// t; none for one seed); "minmax", the minimum to the maximum over
+	// seeds; or "none".
+	Band string
 }
 
 // Figure names, without the extension.
@@ -102,19 +107,61 @@ func (r *Results) Plot(dir string, opt PlotOptions) ([]string, error) {
 	if slices.Contains(r.metricNames(), "val_accuracy") {
 		figs = append(figs, fig{FigValAccuracy, "val_accuracy", "epoch", "per epoch", "epoch", "validation accuracy (fraction correct)", false})
 	}
+	band, bandText := opt.Band, "band: 95% confidence interval"
+	switch band {
+	case "", "ci95":
+		band = "ci95"
+	case "minmax":
+		bandText = "band: min to max"
+	case "none":
+		bandText = "no band"
+	default:
+		return nil, fieldErr("band", "%q, want ci95, minmax or none", opt.Band)
+	}
 	var paths []string
+	save := func(p *plot.Plot, file string) error {
+		for _, ext := range formats {
+			path := filepath.Join(dir, file+"."+ext)
+			if err := p.Save(w, h, path); err != nil {
+				return fmt.Errorf("study: plot %s: %w", path, err)
+			}
+			paths = append(paths, path)
+		}
+		return nil
+	}
 	for _, f := range figs {
-		title := fmt.Sprintf("%s: %s %s (mean of %d seeds, band min to max)", name, strings.SplitN(f.ylabel, " (", 2)[0], f.title, len(r.Meta.Seeds))
-		p, err := r.figure(f.metric, f.x, title, f.xlabel, f.ylabel, f.legendTop)
+		title := fmt.Sprintf("%s: %s %s (mean of %d seeds, %s)", name, strings.SplitN(f.ylabel, " (", 2)[0], f.title, len(r.Meta.Seeds), bandText)
+		p, err := r.figure(f.metric, f.x, title, f.xlabel, f.ylabel, f.legendTop, band)
 		if err != nil {
 			return paths, err
 		}
-		for _, ext := range formats {
-			path := filepath.Join(dir, f.file+"."+ext)
-			if err := p.Save(w, h, path); err != nil {
-				return paths, fmt.Errorf("study: plot %s: %w", path, err)
-			}
-			paths = append(paths, path)
+		if err := save(p, f.file); err != nil {
+			return paths, err
+		}
+	}
+	extra := []struct {
+		file string
+		make func(name string) (*plot.Plot, error)
+	}{{FigSensitivity, r.sensitivityPlot}, {FigNoiseScale, r.noisePlot}}
+	if r.Meta.Kind == KindBatchSweep {
+		extra = append(extra, struct {
+			file string
+			make func(name string) (*plot.Plot, error)
+		}{FigStepsVsBatch, r.stepsPlot}, struct {
+			file string
+			make func(name string) (*plot.Plot, error)
+		}{FigExamplesVsBatch, r.examplesPlot})
+	}
+	for _, e := range extra {
+		p, err := e.make(name)
+		if err != nil {
+			return paths, err
+		}
+		if p == nil {
+			continue
+		}
+		if err := save(p, e.file); err != nil {
+			return paths, err
 		}
 	}
 	return paths, nil
@@ -126,8 +173,9 @@ type curve struct {
 	x, mean, lo, hi []float64
 }
 
-// curves computes, per configuration, the metric against x over the seeds.
-func (r *Results) curves(metric, x string) []curve {
+// curves computes, per configuration, the metric against x over the seeds,
+// with the band (ci95, minmax or none).
+func (r *Results) curves(metric, x, band string) []curve {
 	byConfig := make([][]RunResult, len(r.Meta.Configs))
 	for _, run := range r.Runs {
 		byConfig[run.ConfigIndex] = append(byConfig[run.ConfigIndex], run)
@@ -150,8 +198,17 @@ func (r *Results) curves(metric, x string) []curve {
 				break
 			}
 			st := newStat(ys)
+			lo, hi := st.Min, st.Max
+			switch {
+			case band == "none":
+				lo, hi = st.Mean, st.Mean
+			case band == "ci95" && st.N > 1:
+				lo, hi = st.Mean-st.CI, st.Mean+st.CI
+			case band == "ci95":
+				lo, hi = st.Mean, st.Mean
+			}
 			c.x = append(c.x, newStat(xs).Mean)
-			c.mean, c.lo, c.hi = append(c.mean, st.Mean), append(c.lo, st.Min), append(c.hi, st.Max)
+			c.mean, c.lo, c.hi = append(c.mean, st.Mean), append(c.lo, lo), append(c.hi, hi)
 		}
 		if len(c.x) > 0 {
 			out = append(out, c)
@@ -205,8 +262,8 @@ func span(vals ...[]float64) (lo, hi float64) {
 	return lo, hi
 }
 
-func (r *Results) figure(metric, x, title, xlabel, ylabel string, legendTop bool) (*plot.Plot, error) {
-	cs := r.curves(metric, x)
+func (r *Results) figure(metric, x, title, xlabel, ylabel string, legendTop bool, band string) (*plot.Plot, error) {
+	cs := r.curves(metric, x, band)
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = xlabel
@@ -214,13 +271,22 @@ func (r *Results) figure(metric, x, title, xlabel, ylabel string, legendTop bool
 	p.Legend.Top = legendTop
 	p.Add(plotter.NewGrid())
 
+	// The scale follows the means: a confidence band that reaches below
+	// zero is cut at half the smallest mean on a log scale.
 	var allY, allX [][]float64
 	for _, c := range cs {
-		allY = append(allY, c.lo, c.hi)
+		allY = append(allY, c.mean)
 		allX = append(allX, c.x)
 	}
 	ylo, yhi := span(allY...)
 	logY := ylo > 0 && yhi/ylo >= logRatioThreshold && allPositive(allY...)
+	if logY {
+		for _, c := range cs {
+			for k := range c.lo {
+				c.lo[k] = math.Max(c.lo[k], ylo/2)
+			}
+		}
+	}
 	xlo, xhi := span(allX...)
 	logX := x == "grad_evals" && xlo > 0 && xhi/xlo >= logRatioThreshold
 	if logY {

@@ -60,7 +60,7 @@ func runInto(t *testing.T, s *Study, opt Options, dir string) *Results {
 	if err := res.Write(dir); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := res.Report(dir, PlotOptions{Formats: []string{}}); err != nil {
+	if _, err := res.Report(dir, ReportOptions{PlotOptions: PlotOptions{Formats: []string{}}}); err != nil {
 		t.Fatal(err)
 	}
 	return res
@@ -214,7 +214,7 @@ func TestShardMerge(t *testing.T) {
 	if err := res.Write(merged); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := res.Report(merged, PlotOptions{Formats: []string{}}); err != nil {
+	if _, err := res.Report(merged, ReportOptions{PlotOptions: PlotOptions{Formats: []string{}}}); err != nil {
 		t.Fatal(err)
 	}
 	sameResults(t, whole, merged)
@@ -236,7 +236,7 @@ func TestPlots(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	paths, err := res.Report(dir, PlotOptions{})
+	paths, err := res.Report(dir, ReportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
