@@ -139,8 +139,12 @@ func (s *Study) validateStages() error {
 		}
 	}
 	if s.Kind == KindBatchSweep {
-		if len(s.Grid.Optimizers) != 1 {
-			return fieldErr("grid.optimizers", "a batch sweep has one optimizer, not %d", len(s.Grid.Optimizers))
+		opts := map[string]bool{}
+		for _, c := range s.Configs() {
+			opts[c.optimizerLabel()] = true
+		}
+		if len(opts) != 1 {
+			return fieldErr("grid.optimizers", "a batch sweep has one optimizer, not %d", len(opts))
 		}
 		if len(s.configNames()) < 2 {
 			return fieldErr("grid.variants", "a batch sweep needs at least two batch sizes")
