@@ -11,8 +11,8 @@ import (
 )
 
 // tiny are the flags of a study that trains in well under a second: two
-// moons, 60 rows, one epoch, one seed, four configurations.
-var tiny = []string{"-quick", "-q", "-n", "60", "-epochs", "1", "-seeds", "1"}
+// moons, 60 rows, one epoch, one seed, four configurations, untuned.
+var tiny = []string{"-quick", "-q", "-tune=false", "-noise=false", "-n", "60", "-epochs", "1", "-seeds", "1", "-lrs", "0.3", "-opt", "sgd", "-opt", "adam:lr=0.01,on=minibatch(32)"}
 
 // compare runs the command with args and returns its stdout, stderr and
 // error.
@@ -57,7 +57,7 @@ func TestRefusedBeforeTraining(t *testing.T) {
 		{"target metric", with("-target-metric", "val_acuracy"), `-target-metric: "val_acuracy" is not recorded (valid: loss, accuracy, val_loss, val_accuracy)`},
 		{"target", with("-target", "NaN"), "-target: NaN is not finite"},
 		{"variant", with("-variants", "tiny"), `-variants[0]: "tiny" is not a variant`},
-		{"optimizer", with("-opt", "sgdx"), `-opt[0].name: optim: unknown optimizer "sgdx"`},
+		{"optimizer", with("-opt", "sgdx"), `-opt[2].name: optim: unknown optimizer "sgdx"`},
 		{"hidden", with("-hidden", "8,0"), "-hidden[1]: width 0 must be positive"},
 		{"dataset", with("-data", "iris"), `-data: unknown dataset "iris"`},
 		{"dtype", with("-dtype", "float16"), `-dtype: "float16", want float32 or float64`},
@@ -276,6 +276,17 @@ func TestStudyFiles(t *testing.T) {
 	}
 	if dflt != file {
 		t.Errorf("studies/mnist.json is not the default study:\nflags: %s\nfile:  %s", dflt, file)
+	}
+	dflt, _, err = compare(t, "-dry-run", "-batch-sweep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, _, err = compare(t, "-dry-run", "-study", "studies/mnist-sweep.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dflt != file {
+		t.Errorf("studies/mnist-sweep.json is not the default batch sweep:\nflags: %s\nfile:  %s", dflt, file)
 	}
 }
 

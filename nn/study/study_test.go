@@ -348,13 +348,13 @@ Mean ± half-width of the 95% confidence interval (Student t) over the seeds of 
 | full sgd | 0.1 | 2 | 0.525 ± 0.318 | 0.505 ± 0.699 | 0.7812 ± 0.397 | 0.275 ± 0.318 | 0.725 ± 0.318 | 2 (1/2) | 128 (1/2) | 2 (1/2) | 1 (1/2) | 128 ± 0 |
 | minibatch(32) adam(amsgrad=true) | 0.001 | 2 | 0.275 ± 0.318 | 0.315 ± 0.191 | 0.9437 ± 0.0794 | 0.125 ± 0.953 | 0.875 ± 0.953 | 1 ± 0 | 64 ± 0 | 2 ± 0 | 0.25 ± 0 | 256 ± 0 |
 
-### Paired comparisons with full sgd on test_accuracy
+### Paired comparisons with full sgd lr=0.1 on test_accuracy
 
 Seed by seed, since every run of a seed starts from the same weights: the difference is the configuration's value less the baseline's, its mean with a 95% confidence interval; two-sided p-values of the paired t test; "better" or "worse" when the paired t test's p < 0.05, "no significant difference" otherwise.
 
 | configuration | pairs | difference [95% CI] | p (paired t) | verdict |
 |---|---|---|---|---|
-| minibatch(32) adam(amsgrad=true) | 2 | +0.15 [-0.485, 0.785] | 0.2 | no significant difference |
+| minibatch(32) adam(amsgrad=true) lr=0.001 | 2 | +0.15 [-0.485, 0.785] | 0.2 | no significant difference |
 `
 	if b.String() != want {
 		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)

@@ -270,7 +270,7 @@ func (s *Summary) compare(r *Results, opt SummaryOptions) error {
 		}
 		return fieldErr("compare_metric", "%q is not recorded (valid: %s)", metric, strings.Join(have, ", "))
 	}
-	s.Baseline, s.Metric = s.Rows[base].Config.Name(), metric
+	s.Baseline, s.Metric = s.Rows[base].Config.String(), metric
 	up := strings.Contains(metric, "acc")
 	for i, row := range s.Rows {
 		if i == base {
@@ -585,7 +585,7 @@ func (s *Summary) writeComparisons(b *strings.Builder) {
 		if math.IsNaN(c.PT) {
 			verdict = "too few pairs"
 		}
-		cells := []string{c.Config.Name(), strconv.Itoa(c.N), diff, pvalue(c.PT)}
+		cells := []string{c.Config.String(), strconv.Itoa(c.N), diff, pvalue(c.PT)}
 		if wil {
 			cells = append(cells, pvalue(c.PW))
 		}
