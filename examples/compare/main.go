@@ -195,6 +195,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return flagError(err)
 	}
+	if err := checkBaseline(s, *baseline); err != nil {
+		return err
+	}
 	if s.Tune != nil {
 		ts, _ := s.TuningStage()
 		fmt.Fprintf(stdout, "study %s: %s, %d training, %d validation and %d test rows; tuning stage: %d rates x %d seeds = %d runs; final stage: %d configurations x %d seeds = %d runs\n",
@@ -248,6 +251,21 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return errors.Join(err, ferr)
 	}
 	return err
+}
+
+// checkBaseline refuses, before training, a -baseline that names no
+// configuration.
+func checkBaseline(s *study.Study, name string) error {
+	if name == "" {
+		return nil
+	}
+	names := configNames(s)
+	for _, c := range s.Configs() {
+		if strings.EqualFold(name, c.Name()) || strings.EqualFold(name, c.String()) {
+			return nil
+		}
+	}
+	return fmt.Errorf("-baseline: %q is not a configuration (valid: %s)", name, strings.Join(names, "; "))
 }
 
 // configNames lists a study's configurations without their rates.

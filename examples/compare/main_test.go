@@ -357,3 +357,61 @@ func listing(t *testing.T, dir string) string {
 	}
 	return sb.String()
 }
+
+// TestTunedStagesSharded runs the quick tuned study whole, then its tuning
+// stage in three shards, merged, and its final stage in two shards from
+// the merged tuning, merged: the same choices and the same table.
+func TestTunedStagesSharded(t *testing.T) {
+	dir := t.TempDir()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	quick := []string{"-quick", "-q", "-noise=false"}
+	mustCompare(t, append(quick, "-out", p("whole"))...)
+	for i := range 3 {
+		mustCompare(t, append(quick, "-stage", "tune", "-shard", []string{"0/3", "1/3", "2/3"}[i], "-out", p("tune"+string(rune('0'+i))))...)
+	}
+	mustCompare(t, "-merge", "-q", "-out", p("tuning"), p("tune0"), p("tune1"), p("tune2"))
+	for i := range 2 {
+		mustCompare(t, append(quick, "-tuning", p("tuning"), "-shard", []string{"0/2", "1/2"}[i], "-out", p("final"+string(rune('0'+i))))...)
+	}
+	mustCompare(t, "-merge", "-q", "-out", p("final"), p("final0"), p("final1"))
+	for _, f := range []string{"summary.md", "summary.json"} {
+		if a, b := untimed(t, p("whole/"+f)), untimed(t, p("final/"+f)); a != b {
+			t.Errorf("%s: sharded stages differ from the whole:\n%s\n%s", f, a, b)
+		}
+	}
+	if a, b := untimed(t, p("whole/tuning/summary.json")), untimed(t, p("tuning/summary.json")); a != b {
+		t.Errorf("tuning summaries differ:\n%s\n%s", a, b)
+	}
+	// A tuned study cannot be sharded whole, the final stage needs every
+	// tuning shard, and the stages apply to tuned studies only.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{append(quick, "-shard", "0/2"), "two stages"},
+		{append(quick, "-tuning", p("tune0"), "-shard", "0/2"), "merge all its shards first"},
+		{append(quick, "-tune=false", "-stage", "tune"), "apply to a tuned study"},
+		{append(quick, "-stage", "final"), `-stage "final", want tune`},
+		{append(quick, "-baseline", "wobble"), `-baseline: "wobble" is not a configuration`},
+	} {
+		if _, _, err := compare(t, append(tc.args, "-out", p("x"))...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("compare %v: got %v, want an error containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestBatchSweepQuick runs the quick batch sweep and checks its outputs.
+func TestBatchSweepQuick(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "sweep")
+	stdout, _ := mustCompare(t, "-quick", "-batch-sweep", "-q", "-out", out)
+	for _, s := range []string{"## Batch-size scaling", "| batch size | lr (tuned) |", "region"} {
+		if !strings.Contains(stdout, s) {
+			t.Errorf("output lacks %q:\n%s", s, stdout)
+		}
+	}
+	for _, f := range []string{"sweep.md", "steps_vs_batch.png", "examples_vs_batch.png", "sensitivity.png"} {
+		if fi, err := os.Stat(filepath.Join(out, f)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s not written: %v", f, err)
+		}
+	}
+}

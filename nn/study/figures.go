@@ -40,7 +40,7 @@ func (r *Results) sensitivityPlot(name string) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("%s: sensitivity to the learning rate (tuning stage; rates ranked by %s; ringed: chosen)", name, metric)
 	p.X.Label.Text = "learning rate, log scale"
-	p.Y.Label.Text = "final validation loss (" + r.Meta.Loss + "), mean over tuning seeds"
+	p.Y.Label.Text = "final validation loss, mean over tuning seeds"
 	p.X.Scale, p.X.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
 	p.Add(plotter.NewGrid())
 	var all []float64

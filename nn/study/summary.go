@@ -70,8 +70,11 @@ type Row struct {
 	// ExamplesPerSecond is the training throughput: examples over training
 	// time, validation included.
 	ExamplesPerSecond Stat
-	// NoiseScale is B_simple at the last epoch, when estimated.
-	NoiseScale Stat
+	// NoiseScale holds each run's B_simple at its last epoch, when
+	// estimated; NoisePooled is the ratio of the seeds' mean estimates of
+	// tr(Σ) and |G|² there, steadier than the mean of the ratios.
+	NoiseScale  Stat
+	NoisePooled float64
 	// Tuning is how the configuration's rate was chosen, in a final stage.
 	Tuning *Choice
 }
@@ -151,6 +154,7 @@ func (r *Results) SummaryWith(opt SummaryOptions) (*Summary, error) {
 			row.Tuning = &s.Tuning.Choices[ci]
 		}
 		var fl, fvl, fa, fva, bva, eps, tl, ta, ns []float64
+		var gsSum, trSum float64
 		var te, tx, tg, ts []float64
 		for _, run := range runs {
 			row.Seeds = append(row.Seeds, run.Seed)
@@ -175,6 +179,8 @@ func (r *Results) SummaryWith(opt SummaryOptions) (*Summary, error) {
 			appendIf(&fva, last.Metrics, "val_accuracy")
 			if last.Noise.Probes > 0 {
 				ns = append(ns, last.Noise.Simple)
+				gsSum += last.Noise.GradSq
+				trSum += last.Noise.TraceCov
 			}
 			if va := h.Metric("val_accuracy"); va != nil {
 				best := math.Inf(-1)
@@ -199,6 +205,10 @@ func (r *Results) SummaryWith(opt SummaryOptions) (*Summary, error) {
 		row.FinalAccuracy, row.FinalValAccuracy, row.BestValAccuracy = newStat(fa), newStat(fva), newStat(bva)
 		row.TestLoss, row.TestAccuracy = newStat(tl), newStat(ta)
 		row.ExamplesPerSecond, row.NoiseScale = newStat(eps), newStat(ns)
+		row.NoisePooled = math.NaN()
+		if len(ns) > 0 {
+			row.NoisePooled = trSum / gsSum
+		}
 		n := len(runs)
 		row.Epochs = Reach{len(te), n, newStat(te)}
 		row.Examples = Reach{len(tx), n, newStat(tx)}
@@ -471,7 +481,7 @@ func (s *Summary) WriteMarkdown(w io.Writer) error {
 	}
 	head = append(head, "examples/s")
 	if noise {
-		head = append(head, "B_simple (last epoch)")
+		head = append(head, "B_simple (last epoch, pooled)")
 	}
 	b.WriteString("| " + strings.Join(head, " | ") + " |\n")
 	b.WriteString("|" + strings.Repeat("---|", len(head)) + "\n")
@@ -504,7 +514,7 @@ func (s *Summary) WriteMarkdown(w io.Writer) error {
 		}
 		cells = append(cells, fmtStat(r.ExamplesPerSecond, count))
 		if noise {
-			cells = append(cells, fmtStat(r.NoiseScale, g3))
+			cells = append(cells, fmtStat(Stat{N: 1, Mean: r.NoisePooled}, g3))
 		}
 		b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
 	}
@@ -688,6 +698,7 @@ type rowJSON struct {
 	TestLoss          statJSON    `json:"test_loss"`
 	TestAccuracy      statJSON    `json:"test_accuracy"`
 	NoiseScale        statJSON    `json:"noise_scale"`
+	NoisePooled       Float       `json:"noise_scale_pooled"`
 	Tuning            *choiceJSON `json:"tuning,omitempty"`
 }
 
@@ -739,7 +750,7 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 			FinalValAccuracy: r.FinalValAccuracy.toJSON(), BestValAccuracy: r.BestValAccuracy.toJSON(),
 			EpochsToTarget: rj(r.Epochs), ExamplesToTarget: rj(r.Examples), GradEvalsToTarget: rj(r.GradEvals), SecondsToTarget: rj(r.Seconds),
 			ExamplesPerSecond: r.ExamplesPerSecond.toJSON(), TestLoss: r.TestLoss.toJSON(), TestAccuracy: r.TestAccuracy.toJSON(),
-			NoiseScale: r.NoiseScale.toJSON()})
+			NoiseScale: r.NoiseScale.toJSON(), NoisePooled: Float(r.NoisePooled)})
 		if c := r.Tuning; c != nil {
 			j.Rows[len(j.Rows)-1].Tuning = &choiceJSON{Config: c.Config.toJSON(), LRs: c.LRs, Scores: floats2(c.Scores), ValLoss: floats2(c.ValLoss), Best: c.Best}
 		}
