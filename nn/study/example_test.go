@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"math/rand/v2"
 
 	"github.com/descentlab/descent/data"
+	"github.com/descentlab/descent/nn"
 	"github.com/descentlab/descent/nn/study"
 	"gorgonia.org/tensor"
 )
@@ -78,4 +80,52 @@ func ExampleShard() {
 	}
 	fmt.Println()
 	// Output: 1 4
+}
+
+// A tuned study: each variant's learning rate is chosen on the validation
+// data by a tuning stage (one seed), then every seed trains with it; the
+// paired comparison says whether stochastic beats full-batch descent.
+func ExampleStudy_tuned() {
+	rng := rand.New(rand.NewPCG(1, 2))
+	all, err := data.TwoMoons(300, 0.2, tensor.Float64, rng)
+	if err != nil {
+		log.Fatal(err)
+	}
+	rest, test, _ := all.Split(0.2, rng)
+	train, val, _ := rest.Split(0.25, rng)
+	s := &study.Study{
+		Name:    "moons",
+		Model:   func() (*nn.Sequential, error) { return study.MLP(2, []int{8}, "tanh", 1, "sigmoid"), nil },
+		Loss:    "binary_crossentropy",
+		Metrics: []string{"accuracy"},
+		Train:   train, Validation: val, Test: test,
+		Grid: study.Grid{
+			Variants:   []data.Batching{data.FullBatch(), data.Stochastic()},
+			Optimizers: []study.OptimizerChoice{{Name: "sgd"}},
+			LRs:        study.LogRange(0.01, 10, 7),
+			Seeds:      []uint64{1, 2, 3},
+		},
+		Budget: study.Budget{Epochs: 40},
+		Tune:   &study.Tuning{Metric: "val_loss"},
+	}
+	res, err := s.Run(context.Background(), study.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, c := range res.Meta.Tuning.Choices {
+		fmt.Printf("%s: rates %v, chose %v\n", c.Config.Name(), c.LRs, c.Config.LR)
+	}
+	sum := res.Summary()
+	for _, row := range sum.Rows {
+		fmt.Printf("%s: test accuracy %.3f ± %.3f\n", row.Config.Name(), row.TestAccuracy.Mean, row.TestAccuracy.CI)
+	}
+	for _, c := range sum.Comparisons {
+		fmt.Printf("%s against %s on %s: %+.3f, p = %.2g\n", c.Config.Name(), sum.Baseline, sum.Metric, c.MeanDiff, c.PT)
+	}
+	// Output:
+	// full sgd: rates [0.01 0.0316 0.1 0.316 1 3.16 10], chose 3.16
+	// stochastic sgd: rates [0.01 0.0316 0.1 0.316 1 3.16 10], chose 0.1
+	// full sgd: test accuracy 0.878 ± 0.024
+	// stochastic sgd: test accuracy 0.922 ± 0.063
+	// stochastic sgd against full sgd lr=3.16 on test_accuracy: +0.044, p = 0.057
 }
