@@ -81,6 +81,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		tuneSeeds  = fs.String("tune-seeds", "", "seeds of the tuning runs, comma-separated (default the first of -seeds)")
 		tuneEpochs = fs.Int("tune-epochs", 0, "epochs of each tuning run (default -epochs, with the same limits)")
 		noise      = fs.Bool("noise", true, "estimate the gradient noise scale B_simple during the (final) runs")
+		evals      = fs.Int("evals-per-doubling", 2, "also evaluate the validation data within epochs, this many times each time the steps double (0: at epoch ends only)")
 		sweep      = fs.Bool("batch-sweep", false, "sweep the batch size of minibatch SGD (1, 2, 4, ..., full) with tuned rates; report steps and examples to the target, the critical batch size and the noise scale")
 		stage      = fs.String("stage", "", "of a tuned study, run only this stage: tune (shardable; merge it, then run -tuning)")
 		tuningDir  = fs.String("tuning", "", "run a tuned study's final stage (shardable) with the rates chosen from these merged tuning results")
@@ -140,6 +141,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			hidden: *hidden, activation: *activation, variants: *variants, lrs: *lrs, seeds: *seeds, opts: opts,
 			epochs: *epochs, maxEx: *maxEx, maxGE: *maxGE, maxTime: *maxTime, target: *target, targetMetric: *targetM, dtype: *dtype,
 			tune: *tune, tuneMetric: *tuneMetric, tuneSeeds: *tuneSeeds, tuneEpochs: *tuneEpochs, noise: *noise, sweep: *sweep,
+			evals: *evals,
 		}
 		defaults(&v, set, *quick)
 		f, err := fileFromFlags(v)
@@ -306,6 +308,7 @@ func defaults(v *flagValues, set map[string]bool, quick bool) {
 			v.target = 0.4
 		}
 	case quick:
+		num("evals-per-doubling", &v.evals, 0)
 		str("data", &v.data, "moons")
 		num("n", &v.rows, 120)
 		num("epochs", &v.epochs, 3)
@@ -378,7 +381,7 @@ var fieldFlags = []struct{ field, flag string }{
 	{"data.target", "-target-col"}, {"data.train", "-train"}, {"data.val", "-val"}, {"data.test", "-test"}, {"data.n", "-n"}, {"dtype", "-dtype"},
 	{"workers", "-workers"}, {"shard", "-shard"}, {"dir", "-out"}, {"tune.metric", "-tune-metric"}, {"tune.seeds", "-tune-seeds"},
 	{"tune.budget.epochs", "-tune-epochs"}, {"tune", "-tune"}, {"noise_scale", "-noise"}, {"baseline", "-baseline"},
-	{"compare_metric", "-compare-metric"}, {"band", "-band"}, {"kind", "-batch-sweep"},
+	{"compare_metric", "-compare-metric"}, {"band", "-band"}, {"kind", "-batch-sweep"}, {"evals_per_doubling", "-evals-per-doubling"},
 }
 
 // flagError renames the field of a study error made from the flags to the
@@ -547,6 +550,7 @@ type flagValues struct {
 	tuneSeeds              string
 	tuneEpochs             int
 	noise, sweep           bool
+	evals                  int
 }
 
 // fileFromFlags turns the flags into a study file, so that flags and files
@@ -606,6 +610,9 @@ func fileFromFlags(v flagValues) (*study.File, error) {
 	}
 	if v.noise {
 		f.NoiseScale = &study.NoiseScaleSpec{}
+	}
+	if !v.sweep {
+		f.EvalsPerDoubling = v.evals
 	}
 	if v.tune {
 		f.Tune = &study.TuneSpec{Metric: v.tuneMetric}

@@ -62,6 +62,9 @@ type File struct {
 	Kind string `json:"kind,omitempty"`
 	// NoiseScale estimates the gradient noise scale (see NoiseScale).
 	NoiseScale *NoiseScaleSpec `json:"noise_scale,omitempty"`
+	// EvalsPerDoubling evaluates the validation data within epochs (see
+	// Study.EvalsPerDoubling).
+	EvalsPerDoubling int `json:"evals_per_doubling,omitempty"`
 }
 
 // TuneSpec is Tuning in a study file; a missing budget is the study's.
@@ -274,7 +277,7 @@ func (f *File) Study() (*Study, error) {
 	}
 	g := f.Grid
 	s := &Study{Name: f.Name, Data: name, DType: dt, Loss: f.Loss, Metrics: f.Metrics, KeepSteps: f.KeepSteps,
-		Grid: Grid{Seeds: g.Seeds}}
+		Grid: Grid{Seeds: g.Seeds}, EvalsPerDoubling: f.EvalsPerDoubling}
 	var err error
 	switch Kind(f.Kind) {
 	case KindCompare, "compare":

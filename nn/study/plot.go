@@ -186,10 +186,17 @@ func (r *Results) curves(metric, x, band string) []curve {
 			continue
 		}
 		c := curve{label: r.Meta.Configs[ci].String()}
+		evals := strings.HasPrefix(metric, "val_")
+		for _, run := range runs {
+			evals = evals && len(run.Evals) > 0
+		}
 		for k := 0; ; k++ {
 			var xs, ys []float64
 			for _, run := range runs {
 				xv, yv, ok := point(run, k, metric, x)
+				if evals {
+					xv, yv, ok = evalPoint(run, k, metric, x, r.Meta.TrainRows)
+				}
 				if ok && !math.IsNaN(yv) && !math.IsInf(yv, 0) {
 					xs, ys = append(xs, xv), append(ys, yv)
 				}
@@ -244,6 +251,32 @@ func point(run RunResult, k int, metric, x string) (float64, float64, bool) {
 		xv = float64(e.GradEvals)
 	case "seconds":
 		xv = e.Elapsed.Seconds()
+	}
+	return xv, y, ok
+}
+
+// evalPoint returns the k-th point of a run's evaluations within epochs (k
+// = 0 is the untrained model); x "epoch" is fractional, examples over the
+// training rows.
+func evalPoint(run RunResult, k int, metric, x string, rows int) (float64, float64, bool) {
+	if k == 0 {
+		return point(run, 0, metric, x)
+	}
+	if k > len(run.Evals) {
+		return 0, 0, false
+	}
+	e := run.Evals[k-1]
+	y, ok := e.Metrics[metric]
+	var xv float64
+	switch x {
+	case "epoch":
+		xv = float64(e.Examples) / float64(max(rows, 1))
+	case "examples":
+		xv = float64(e.Examples)
+	case "grad_evals":
+		xv = float64(e.GradEvals)
+	case "seconds":
+		xv = e.Seconds
 	}
 	return xv, y, ok
 }

@@ -89,6 +89,8 @@ type Meta struct {
 	Tuning *TuningRecord
 	// NoiseScale is the study's noise-scale estimation, if any.
 	NoiseScale *NoiseScale
+	// EvalsPerDoubling is the study's (see Study.EvalsPerDoubling).
+	EvalsPerDoubling int
 }
 
 // meta describes the study; s must be valid.
@@ -98,7 +100,7 @@ func (s *Study) meta(total int, sh Shard) (Meta, error) {
 	}
 	m := Meta{Name: s.Name, Data: s.Data, TrainRows: s.Train.Len(), Loss: s.Loss, Metrics: s.Metrics,
 		Configs: s.Configs(), Seeds: s.Grid.Seeds, Budget: s.Budget, TotalRuns: total, Shard: sh,
-		Kind: s.Kind, Stage: s.stage, Tuning: s.tuning, NoiseScale: s.NoiseScale}
+		Kind: s.Kind, Stage: s.stage, Tuning: s.tuning, NoiseScale: s.NoiseScale, EvalsPerDoubling: s.EvalsPerDoubling}
 	if s.Validation != nil {
 		m.ValRows = s.Validation.Len()
 	}
@@ -400,12 +402,13 @@ type metaJSON struct {
 	Stage     Stage           `json:"stage,omitempty"`
 	Tuning    *tuningJSON     `json:"tuning,omitempty"`
 	Noise     *NoiseScaleSpec `json:"noise_scale,omitempty"`
+	Evals     int             `json:"evals_per_doubling,omitempty"`
 }
 
 func (m Meta) toJSON() metaJSON {
 	j := metaJSON{Name: m.Name, Data: m.Data, DataHash: m.DataHash, TrainRows: m.TrainRows, ValRows: m.ValRows, Model: m.Model,
 		Loss: m.Loss, Metrics: m.Metrics, Seeds: m.Seeds, Budget: m.Budget.toJSON(), Target: TargetSpec(m.Target), TotalRuns: m.TotalRuns,
-		TestRows: m.TestRows, Kind: m.Kind, Stage: m.Stage, Tuning: m.Tuning.toJSON()}
+		TestRows: m.TestRows, Kind: m.Kind, Stage: m.Stage, Tuning: m.Tuning.toJSON(), Evals: m.EvalsPerDoubling}
 	if m.NoiseScale != nil {
 		n := NoiseScaleSpec(*m.NoiseScale)
 		j.Noise = &n
@@ -422,7 +425,7 @@ func (m Meta) toJSON() metaJSON {
 func (j metaJSON) meta() (Meta, error) {
 	m := Meta{Name: j.Name, Data: j.Data, DataHash: j.DataHash, TrainRows: j.TrainRows, ValRows: j.ValRows, Model: j.Model,
 		Loss: j.Loss, Metrics: j.Metrics, Seeds: j.Seeds, Target: Target(j.Target), TotalRuns: j.TotalRuns,
-		TestRows: j.TestRows, Kind: j.Kind, Stage: j.Stage}
+		TestRows: j.TestRows, Kind: j.Kind, Stage: j.Stage, EvalsPerDoubling: j.Evals}
 	if j.Noise != nil {
 		n := NoiseScale(*j.Noise)
 		m.NoiseScale = &n
@@ -473,6 +476,14 @@ type crossingJSON struct {
 	Value     Float   `json:"value"`
 }
 
+type evalJSON struct {
+	Epoch     int              `json:"epoch"`
+	GradEvals int64            `json:"grad_evals"`
+	Examples  int64            `json:"examples"`
+	Seconds   float64          `json:"seconds"`
+	Metrics   map[string]Float `json:"metrics"`
+}
+
 type stepJSON struct {
 	Epoch     int     `json:"epoch"`
 	Step      int     `json:"step"`
@@ -496,6 +507,7 @@ type runJSON struct {
 	Error       string           `json:"error,omitempty"`
 	Test        map[string]Float `json:"test,omitempty"`
 	Reached     *crossingJSON    `json:"reached,omitempty"`
+	Evals       []evalJSON       `json:"evals,omitempty"`
 	Epochs      []epochJSON      `json:"epochs"`
 	Steps       []stepJSON       `json:"steps,omitempty"`
 }
@@ -508,6 +520,9 @@ func (r RunResult) toJSON() runJSON {
 	}
 	if c := r.Reached; c != nil {
 		j.Reached = &crossingJSON{Epoch: c.Epoch, GradEvals: c.GradEvals, Examples: c.Examples, Seconds: c.Seconds, Value: Float(c.Value)}
+	}
+	for _, e := range r.Evals {
+		j.Evals = append(j.Evals, evalJSON{Epoch: e.Epoch, GradEvals: e.GradEvals, Examples: e.Examples, Seconds: e.Seconds, Metrics: floats(e.Metrics)})
 	}
 	for _, e := range r.History.Epochs {
 		ej := epochJSON{Epoch: e.Epoch, Loss: Float(e.Loss), Metrics: floats(e.Metrics), LR: Float(e.LR),
@@ -538,6 +553,9 @@ func (j runJSON) result() (RunResult, error) {
 	}
 	if c := j.Reached; c != nil {
 		r.Reached = &Crossing{Epoch: c.Epoch, GradEvals: c.GradEvals, Examples: c.Examples, Seconds: c.Seconds, Value: float64(c.Value)}
+	}
+	for _, e := range j.Evals {
+		r.Evals = append(r.Evals, EvalPoint{Epoch: e.Epoch, GradEvals: e.GradEvals, Examples: e.Examples, Seconds: e.Seconds, Metrics: unfloats(e.Metrics)})
 	}
 	for _, e := range j.Epochs {
 		rec := nn.EpochRecord{Epoch: e.Epoch, Loss: float64(e.Loss), Metrics: unfloats(e.Metrics),

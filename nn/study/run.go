@@ -144,9 +144,24 @@ type RunResult struct {
 	// step, when the study stops at its target (Target.Stop); nil if it
 	// did not reach it or the study does not stop.
 	Reached *Crossing
+	// Evals are the validation evaluations within and at the end of the
+	// epochs, when the study makes them (Study.EvalsPerDoubling, or a study
+	// that stops at its target).
+	Evals []EvalPoint
 	// Err is the error that ended the run, if any; History then holds what
 	// was recorded before it.
 	Err string
+}
+
+// EvalPoint is one evaluation of the validation data during a run: when
+// (epoch in progress, steps, examples, training seconds) and the values
+// ("val_loss", "val_accuracy").
+type EvalPoint struct {
+	Epoch     int
+	GradEvals int64
+	Examples  int64
+	Seconds   float64
+	Metrics   map[string]float64
 }
 
 // Crossing is the moment a run reached its target: the gradient
@@ -284,11 +299,16 @@ func (s *Study) train(ctx context.Context, r Run) (out RunResult) {
 	if n := s.NoiseScale; n != nil {
 		cbs = append(cbs, &callbacks.GradientNoiseScale{Data: s.Train, Small: n.Small, Big: n.Big, Probes: n.Probes, Seed: r.Seed})
 	}
-	var watch *targetWatch
-	if s.stops() {
+	var wt *watch
+	switch {
+	case s.stops():
 		metric, up := s.target()
-		watch = &targetWatch{val: s.Validation, metric: metric, up: up, value: s.Target.Value}
-		cbs = append(cbs, watch)
+		wt = &watch{val: s.Validation, growth: stopGrowth, target: true, metric: metric, up: up, value: s.Target.Value}
+	case s.EvalsPerDoubling > 0 && s.Validation != nil:
+		wt = &watch{val: s.Validation, growth: math.Exp2(1 / float64(s.EvalsPerDoubling))}
+	}
+	if wt != nil {
+		cbs = append(cbs, wt)
 	}
 	if s.Callbacks != nil {
 		cbs = append(cbs, s.Callbacks(r)...)
@@ -304,8 +324,8 @@ func (s *Study) train(ctx context.Context, r Run) (out RunResult) {
 			out.History = &nn.History{Epochs: hist.Epochs}
 		}
 	}
-	if watch != nil {
-		out.Reached = watch.reached
+	if wt != nil {
+		out.Reached, out.Evals = wt.reached, wt.evals
 	}
 	if err != nil {
 		return fail(err)
@@ -318,54 +338,80 @@ func (s *Study) train(ctx context.Context, r Run) (out RunResult) {
 	return out
 }
 
-// targetWatch stops a run at its target: it evaluates the validation
-// metric after steps 1 to 8 and then whenever the step count has grown by
-// 2^(1/8), and at every epoch's end (see Target.Stop).
-type targetWatch struct {
+// watch evaluates the validation data within epochs: after steps 1, 2,
+// ... and then whenever the step count has grown by growth, recording each
+// evaluation (RunResult.Evals) and, with a target, stopping the run when
+// it is met (see Target.Stop and Study.EvalsPerDoubling).
+type watch struct {
 	val     *data.Dataset
+	growth  float64
+	target  bool // stop at the target
 	metric  string
 	up      bool
 	value   float64
 	next    int64
+	evals   []EvalPoint
 	reached *Crossing
 }
 
-// watchGrowth is the factor between the step counts at which targetWatch
-// evaluates: 2^(1/8), eight evaluations per doubling.
-var watchGrowth = math.Exp2(1.0 / 8)
+// stopGrowth is the factor between the step counts at which a study that
+// stops at its target evaluates: 2^(1/8), eight evaluations per doubling.
+var stopGrowth = math.Exp2(1.0 / 8)
 
-func (w *targetWatch) meets(v float64) bool {
+func (w *watch) meets(v float64) bool {
 	if w.up {
 		return v >= w.value
 	}
 	return v <= w.value
 }
 
+// record adds an evaluation and reports whether it meets the target.
+func (w *watch) record(p EvalPoint) bool {
+	if n := len(w.evals); n > 0 && w.evals[n-1].GradEvals == p.GradEvals {
+		return false
+	}
+	w.evals = append(w.evals, p)
+	if !w.target || w.reached != nil {
+		return false
+	}
+	v, ok := p.Metrics[w.metric]
+	if !ok || !w.meets(v) {
+		return false
+	}
+	w.reached = &Crossing{Epoch: p.Epoch, GradEvals: p.GradEvals, Examples: p.Examples, Seconds: p.Seconds, Value: v}
+	return true
+}
+
 // OnStepEnd implements nn.StepCallback.
-func (w *targetWatch) OnStepEnd(t *nn.Training, rec nn.StepRecord) error {
+func (w *watch) OnStepEnd(t *nn.Training, rec nn.StepRecord) error {
 	if rec.GradEvals < w.next {
 		return nil
 	}
-	w.next = max(rec.GradEvals+1, int64(math.Ceil(float64(rec.GradEvals)*watchGrowth)))
+	w.next = max(rec.GradEvals+1, int64(math.Ceil(float64(rec.GradEvals)*w.growth)))
 	ev, err := t.Model.Evaluate(w.val)
 	if err != nil {
-		return fmt.Errorf("study: target: %w", err)
+		return fmt.Errorf("study: validation within the epoch: %w", err)
 	}
-	v, ok := ev[strings.TrimPrefix(w.metric, "val_")]
-	if !ok || !w.meets(v) {
-		return nil
+	p := EvalPoint{Epoch: rec.Epoch, GradEvals: rec.GradEvals, Examples: rec.Examples, Seconds: rec.Elapsed.Seconds(), Metrics: map[string]float64{}}
+	for k, v := range ev {
+		p.Metrics["val_"+k] = v
 	}
-	w.reached = &Crossing{Epoch: rec.Epoch, GradEvals: rec.GradEvals, Examples: rec.Examples, Seconds: rec.Elapsed.Seconds(), Value: v}
-	return nn.ErrStopped
+	if w.record(p) {
+		return nn.ErrStopped
+	}
+	return nil
 }
 
-// OnEpochEnd implements nn.Callback.
-func (w *targetWatch) OnEpochEnd(_ *nn.Training, rec *nn.EpochRecord) error {
-	if w.reached != nil {
-		return nil
+// OnEpochEnd implements nn.Callback: the epoch's own validation is a point
+// too.
+func (w *watch) OnEpochEnd(_ *nn.Training, rec *nn.EpochRecord) error {
+	p := EvalPoint{Epoch: rec.Epoch, GradEvals: rec.GradEvals, Examples: rec.Examples, Seconds: rec.Elapsed.Seconds(), Metrics: map[string]float64{}}
+	for k, v := range rec.Metrics {
+		if strings.HasPrefix(k, "val_") {
+			p.Metrics[k] = v
+		}
 	}
-	if v, ok := rec.Metrics[w.metric]; ok && w.meets(v) {
-		w.reached = &Crossing{Epoch: rec.Epoch, GradEvals: rec.GradEvals, Examples: rec.Examples, Seconds: rec.Elapsed.Seconds(), Value: v}
+	if w.record(p) {
 		return nn.ErrStopped
 	}
 	return nil

@@ -60,6 +60,13 @@ type Study struct {
 	// run (of the final stage of a tuned study) and records it in the
 	// epochs' Noise (see callbacks.GradientNoiseScale).
 	NoiseScale *NoiseScale
+	// EvalsPerDoubling, if positive, also evaluates the validation data
+	// within epochs, after steps 1, 2, ... and then every time the step
+	// count has grown by 2^(1/EvalsPerDoubling) (RunResult.Evals), so that
+	// the learning curves have points between epochs, the more so the
+	// more steps an epoch has. A study that stops at its target evaluates
+	// 8 times per doubling anyway.
+	EvalsPerDoubling int
 	// Callbacks, if set, returns fresh callbacks for one run (one call per
 	// run, so that stateful callbacks are not shared). Runs always end
 	// cleanly on a non-finite loss (callbacks.TerminateOnNaN).
@@ -298,6 +305,9 @@ func (s *Study) Validate() error {
 		if err := s.Test.Validate(); err != nil {
 			return fieldErr("data", "test set: %w", err)
 		}
+	}
+	if s.EvalsPerDoubling < 0 {
+		return fieldErr("evals_per_doubling", "%d must not be negative", s.EvalsPerDoubling)
 	}
 	if err := s.validateStages(); err != nil {
 		return err

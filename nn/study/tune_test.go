@@ -276,3 +276,45 @@ func TestLogRange(t *testing.T) {
 		t.Errorf("BatchSizes(10) = %v, want 1, 2, 4, 8, full", got)
 	}
 }
+
+// Evaluations within epochs come at 1, 2, ... steps, then every doubling
+// (EvalsPerDoubling 1), end at each epoch's end, survive Write and Load,
+// and leave training as it was.
+func TestEvalsPerDoubling(t *testing.T) {
+	s := smallStudy(t)
+	plain, err := s.Run(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.EvalsPerDoubling = 1
+	dir := t.TempDir()
+	res, err := s.Run(context.Background(), Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res.Runs {
+		last := r.History.Last()
+		if len(r.Evals) == 0 || r.Evals[len(r.Evals)-1].GradEvals != last.GradEvals {
+			t.Fatalf("run %s: evaluations %+v do not end at step %d", r.ID(), r.Evals, last.GradEvals)
+		}
+		for k := 1; k < len(r.Evals); k++ {
+			a, b := r.Evals[k-1].GradEvals, r.Evals[k].GradEvals
+			if b <= a || (b > 2*a && r.Evals[k].Epoch == r.Evals[k-1].Epoch) {
+				t.Errorf("run %s: evaluation after step %d, then %d: want growth by at most 2 within an epoch", r.ID(), a, b)
+			}
+		}
+		if r.Evals[len(r.Evals)-1].Metrics["val_loss"] != last.Metrics["val_loss"] {
+			t.Errorf("run %s: last evaluation %v, epoch's val_loss %v", r.ID(), r.Evals[len(r.Evals)-1].Metrics, last.Metrics["val_loss"])
+		}
+		if p := plain.Runs[i].History.Last(); p.Loss != last.Loss {
+			t.Errorf("run %s: evaluating changed training: loss %v, without %v", r.ID(), last.Loss, p.Loss)
+		}
+	}
+	loaded, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(loaded.Runs[1].Evals, res.Runs[1].Evals) {
+		t.Errorf("evaluations do not survive Write and Load:\n%+v\n%+v", loaded.Runs[1].Evals, res.Runs[1].Evals)
+	}
+}
