@@ -254,11 +254,19 @@ func (r *Results) sweepPlot(name string, examples bool) (*plot.Plot, error) {
 	p.Add(ln, sc, bars)
 	p.Legend.Add("measured (tuned rate per batch size)", ln, sc)
 	// Perfect scaling through the smallest batch size: steps ∝ 1/B, examples constant.
+	// The steps' line ends a factor 3 below the fewest steps measured, so
+	// that it does not squash the measurements.
+	ymin := math.Inf(1)
+	for _, q := range pts {
+		ymin = math.Min(ymin, q.Y)
+	}
 	var perfect plotter.XYs
 	for _, x := range []float64{bmin, bmax} {
 		y := first.Steps.Mean * float64(first.Batch) / x
 		if examples {
 			y = first.Examples.Mean
+		} else if y < ymin/3 {
+			x, y = first.Steps.Mean*float64(first.Batch)/(ymin/3), ymin/3
 		}
 		perfect = append(perfect, plotter.XY{X: x, Y: y})
 	}
@@ -295,7 +303,7 @@ func (r *Results) sweepPlot(name string, examples bool) (*plot.Plot, error) {
 		p.Add(l)
 		p.Legend.Add(fmt.Sprintf("B_simple near the target = %s", g3(sw.NoiseScale)), l)
 	}
-	p.Legend.Top = !examples
+	p.Legend.Top, p.Legend.Left = true, examples
 	return p, nil
 }
 
