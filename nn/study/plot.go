@@ -59,9 +59,9 @@ var figures = []string{FigLossEpochs, FigLossExamples, FigLossGradEvals, FigLoss
 // configuration is one curve, the mean over its seeds, in a band from the
 // minimum to the maximum over seeds; x is the mean over seeds at each epoch
 // (equal for all seeds but for wall time), epoch 0 being the untrained
-// model. The y axis, and the x axis of gradient evaluations (whose counts
-// differ by the batch size), are logarithmic when their values span a
-// factor of 20 or more; a logarithmic x axis drops epoch 0. Non-finite
+// model. The y axis, and the x axis but for epochs, are logarithmic when
+// their values span a factor of 20 or more; a logarithmic x axis drops the
+// untrained model. Non-finite
 // values (diverged runs) are left out.
 func (r *Results) Plot(dir string, opt PlotOptions) ([]string, error) {
 	if len(r.Runs) == 0 {
@@ -321,7 +321,7 @@ func (r *Results) figure(metric, x, title, xlabel, ylabel string, legendTop bool
 		}
 	}
 	xlo, xhi := span(allX...)
-	logX := x == "grad_evals" && xlo > 0 && xhi/xlo >= logRatioThreshold
+	logX := x != "epoch" && xlo > 0 && xhi/xlo >= logRatioThreshold
 	if logY {
 		p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
 		p.Y.Label.Text += ", log scale"

@@ -90,6 +90,8 @@ type Summary struct {
 	Rows            []Row
 	// Tuning is the final stage's tuning record (nil if untuned).
 	Tuning *TuningRecord
+	// EvalsPerDoubling is the study's (see Study.EvalsPerDoubling).
+	EvalsPerDoubling int
 	// Comparisons compare every row with the Baseline row on Metric.
 	Baseline, Metric string
 	Comparisons      []Comparison
@@ -143,6 +145,7 @@ func (r *Results) SummaryWith(opt SummaryOptions) (*Summary, error) {
 	if m.Stage == StageFinal {
 		s.Tuning = m.Tuning
 	}
+	s.EvalsPerDoubling = m.EvalsPerDoubling
 	byConfig := r.byConfig()
 	up := strings.Contains(m.Target.Metric, "acc")
 	for ci, runs := range byConfig {
@@ -340,6 +343,20 @@ func reached(run RunResult, t Target, up bool) (Crossing, bool) {
 			return *run.Reached, true
 		}
 	}
+	if strings.HasPrefix(t.Metric, "val_") && len(run.Evals) > 0 && run.Evals[0].Metrics[t.Metric] != 0 {
+		// Evaluations within epochs place the crossing between epoch ends.
+		if run.Initial != nil {
+			if v, ok := run.Initial[t.Metric]; ok && (up && v >= t.Value || !up && v <= t.Value) {
+				return Crossing{Value: v}, true
+			}
+		}
+		for _, e := range run.Evals {
+			if v, ok := e.Metrics[t.Metric]; ok && (up && v >= t.Value || !up && v <= t.Value) {
+				return Crossing{Epoch: e.Epoch, GradEvals: e.GradEvals, Examples: e.Examples, Seconds: e.Seconds, Value: v}, true
+			}
+		}
+		return Crossing{}, false
+	}
 	value := func(loss float64, m map[string]float64) (float64, bool) {
 		if t.Metric == "loss" {
 			return loss, true
@@ -464,9 +481,12 @@ func (s *Summary) WriteMarkdown(w io.Writer) error {
 		b.WriteString("; test values those of the trained models on the test set, which neither training nor tuning used")
 	}
 	if t := s.targetText(); t != "" {
-		if s.Target.Stop {
+		switch {
+		case s.Target.Stop:
 			fmt.Fprintf(&b, "; \"to target\" is the first evaluation where %s (runs stop there; evaluated every 9%% more steps)", t)
-		} else {
+		case s.EvalsPerDoubling > 0 && strings.HasPrefix(s.Target.Metric, "val_"):
+			fmt.Fprintf(&b, "; \"to target\" is the first evaluation where %s (evaluated %d times per doubling of the steps, and at epoch ends)", t, s.EvalsPerDoubling)
+		default:
 			fmt.Fprintf(&b, "; \"to target\" is the first epoch where %s", t)
 		}
 	}
