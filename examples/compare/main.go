@@ -318,9 +318,9 @@ func defaults(v *flagValues, set map[string]bool, quick bool) {
 		num("n", &v.rows, 120)
 		num("epochs", &v.epochs, 3)
 		str("seeds", &v.seeds, "1,2")
-		str("lrs", &v.lrs, "0.1,0.3,1")
+		str("lrs", &v.lrs, "0.1,0.3,1,3")
 		if !set["opt"] {
-			v.opts = []string{"sgd", "adam:lr=0.003/0.01/0.03,on=minibatch(32)"}
+			v.opts = []string{"sgd", "adam:lr=0.003/0.01/0.03/0.1,on=minibatch(32)"}
 		}
 		if !set["target"] {
 			v.target = 0.4

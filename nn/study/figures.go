@@ -26,8 +26,9 @@ func (r *Results) choices() []Choice {
 }
 
 // sensitivityPlot draws, per configuration, the final validation loss of
-// the tuning runs against the learning rate, the chosen rate ringed; nil
-// for untuned results.
+// the tuning runs (their steps to the target, when that ranks the rates)
+// against the learning rate, the chosen rate ringed; nil for untuned
+// results.
 func (r *Results) sensitivityPlot(name string) (*plot.Plot, error) {
 	cs := r.choices()
 	if len(cs) == 0 {
@@ -41,6 +42,10 @@ func (r *Results) sensitivityPlot(name string) (*plot.Plot, error) {
 	p.Title.Text = fmt.Sprintf("%s: sensitivity to the learning rate (tuning stage; rates ranked by %s; ringed: chosen)", name, metric)
 	p.X.Label.Text = "learning rate, log scale"
 	p.Y.Label.Text = "final validation loss, mean over tuning seeds"
+	steps := metric == TuneStepsToTarget
+	if steps {
+		p.Y.Label.Text = "steps to the target, mean over tuning seeds (rates that never reach it left out)"
+	}
 	p.X.Scale, p.X.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
 	p.Add(plotter.NewGrid())
 	var all []float64
@@ -54,6 +59,9 @@ func (r *Results) sensitivityPlot(name string) (*plot.Plot, error) {
 		l := line{label: c.Config.Name()}
 		for i, lr := range c.LRs {
 			v := rankValue(c.ValLoss[i], false)
+			if steps {
+				v = rankValue(c.Scores[i], false)
+			}
 			if math.IsInf(v, 0) || math.IsNaN(v) || lr <= 0 {
 				continue // diverged: off the chart
 			}

@@ -55,14 +55,19 @@ var figures = []string{FigLossEpochs, FigLossExamples, FigLossGradEvals, FigLoss
 
 // Plot draws the figures into dir and returns the paths written: the loss
 // against epochs, examples seen, gradient evaluations and wall time, and
-// the validation accuracy against epochs (when recorded). Each
-// configuration is one curve, the mean over its seeds, in a band from the
-// minimum to the maximum over seeds; x is the mean over seeds at each epoch
-// (equal for all seeds but for wall time), epoch 0 being the untrained
-// model. The y axis, and the x axis but for epochs, are logarithmic when
+// the validation accuracy against epochs (when recorded); the sensitivity
+// to the learning rate of a tuned study (FigSensitivity), the gradient
+// noise scale per epoch when estimated (FigNoiseScale), and a batch
+// sweep's steps and examples to the target against the batch size
+// (FigStepsVsBatch, FigExamplesVsBatch; see BatchSweep). Each
+// configuration is one curve, the mean over its seeds, in a band (see
+// PlotOptions.Band); x is the mean over seeds at each point, epoch 0 being
+// the untrained model. Validation curves use the evaluations within epochs
+// when the runs have them (Study.EvalsPerDoubling), with fractional
+// epochs. The y axis, and the x axis but for epochs, are logarithmic when
 // their values span a factor of 20 or more; a logarithmic x axis drops the
-// untrained model. Non-finite
-// values (diverged runs) are left out.
+// untrained model. Non-finite values (diverged runs) are left out. An
+// unknown Band is a *ConfigError for the field "band".
 func (r *Results) Plot(dir string, opt PlotOptions) ([]string, error) {
 	if len(r.Runs) == 0 {
 		return nil, fmt.Errorf("study: plot: %w", errNoRuns)

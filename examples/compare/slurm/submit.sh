@@ -9,7 +9,8 @@ shards=${2:-8}
 go build -o out/bin/compare ./examples/compare   # one build for every task
 mkdir -p out/logs                                # sbatch does not create it
 # A wrong study or shard count fails here rather than in the queue.
-plan=$(out/bin/compare -dry-run -study "$study" -out out/results/dry-run | head -1)
+plan=$(out/bin/compare -dry-run -study "$study" -out out/results/dry-run)
+plan=${plan%%$'\n'*}   # its first line says whether the study is tuned
 # array AFTER FLAGS... submits an array of shards (once job AFTER succeeded,
 # if set) with the flags, and its merge job; it sets jid and mid.
 array() {
