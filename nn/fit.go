@@ -213,7 +213,10 @@ type run struct {
 	base    float64 // the optimizer's base learning rate
 	started time.Time
 	lr      float64  // the learning rate of the epoch's last step
-	badLoss *float64 // a non-finite loss that stopped training
+	badLoss    float64 // a non-finite loss that stopped training, when hasBadLoss
+	hasBadLoss bool
+	ctx        context.Context // of the Fit call
+	k          int             // batches of the epoch so far
 	stopped bool
 }
 
@@ -320,12 +323,14 @@ func (r *run) begin() error {
 }
 
 // epoch runs the steps of one epoch, from where a resumed run stopped, and
-// closes it.
+// closes it. The loop's state lives in r, so that the loop body, a closure
+// handed to the batcher's iterator, captures nothing that must move to the
+// heap.
 func (r *run) epoch(ctx context.Context, epoch int) error {
 	st := r.st
 	r.t.Epoch = epoch
 	if st.StepInEpoch == 0 {
-		b, err := st.shuffle.MarshalBinary()
+		b, err := st.shuffle.AppendBinary(st.EpochShuffle[:0])
 		if err != nil {
 			return err
 		}
@@ -335,21 +340,20 @@ func (r *run) epoch(ctx context.Context, epoch int) error {
 	}
 	r.prog.epochBegin(epoch)
 	start := time.Now()
-	r.lr, r.badLoss = 0, nil
-	k := 0
+	r.lr, r.hasBadLoss, r.ctx, r.k = 0, false, ctx, 0
+	var err error
 	for idx := range r.batcher.Epoch(epoch, r.order, r.shuffle) {
-		k++
-		if k <= st.StepInEpoch {
+		if r.k++; r.k <= st.StepInEpoch {
 			continue // done before the run was interrupted
 		}
-		stop, err := r.step(ctx, epoch, k, idx)
-		if err != nil {
-			return err
-		}
-		if stop {
-			r.stopped = true
+		var stop bool
+		if stop, err = r.step(r.ctx, r.t.Epoch, r.k, idx); err != nil || stop {
+			r.stopped = stop
 			break
 		}
+	}
+	if err != nil {
+		return err
 	}
 	return r.endEpoch(epoch, time.Since(start))
 }
@@ -383,7 +387,7 @@ func (r *run) step(ctx context.Context, epoch, k int, idx []int) (stop bool, err
 		if stop, err := onNonFinite(r.t, cfg.Callbacks, rec, err); !stop {
 			return false, err
 		}
-		r.badLoss = &loss // see NonFiniteCallback
+		r.badLoss, r.hasBadLoss = loss, true // see NonFiniteCallback
 		return true, nil
 	}
 	st.Steps++
@@ -497,8 +501,8 @@ func (r *run) endEpoch(epoch int, took time.Duration) error {
 			rec.Metrics[mt.Name()] = ms[i]
 		}
 	}
-	if r.badLoss != nil {
-		rec.Loss = *r.badLoss
+	if r.hasBadLoss {
+		rec.Loss = r.badLoss
 	}
 	if r.val != nil {
 		vl, vm, err := m.evaluate(r.val)
