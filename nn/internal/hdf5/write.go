@@ -202,10 +202,25 @@ func (g *GroupWriter) SetStringAttr(name, value string) error {
 }
 
 // SetStringsAttr sets a one-dimensional fixed-length string attribute,
-// each element null-padded to the longest, as numpy's array of bytes
-// (dtype S<n>) gives it.
-func (g *GroupWriter) SetStringsAttr(name string, values []string) error {
+// each element null-padded to size bytes, as numpy's array of bytes
+// (dtype S<size>) gives it. If size is zero, it is the longest value's
+// length (at least 1), as numpy chooses it.
+func (g *GroupWriter) SetStringsAttr(name string, values []string, size int) error {
 	t, data := fixedStrings(values)
+	if size != 0 {
+		longest := 0
+		for _, v := range values {
+			longest = max(longest, len(v))
+		}
+		if size < 1 || size < longest {
+			return errWrite("attribute %s of %s: strings of up to %d bytes do not fit %d", name, g.path, longest, size)
+		}
+		t.Size = size
+		data = make([]byte, size*len(values))
+		for i, v := range values {
+			copy(data[i*size:], v)
+		}
+	}
 	return g.setAttr(wAttr{name: name, dtype: t, shape: []int{len(values)}, data: data})
 }
 

@@ -39,13 +39,14 @@ func TestWriteRoundTrip(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			must(root.SetStringsAttr("layer_names", []string{"dense_1", "activation_1", ""}))
+			must(root.SetStringsAttr("layer_names", []string{"dense_1", "activation_1", ""}, 0))
 			must(root.SetStringAttr("backend", "tensorflow"))
 			must(root.SetFloat64sAttr("empty", nil))
 			must(root.SetFloat64sAttr("floats", []float64{1.5, math.Inf(-1), -0}))
 			g, err := root.CreateGroup("dense_1")
 			must(err)
-			must(g.SetStringsAttr("weight_names", []string{"dense_1/kernel:0", "dense_1/bias:0"}))
+			must(g.SetStringsAttr("weight_names", []string{"dense_1/kernel:0", "dense_1/bias:0"}, 0))
+			must(g.SetStringsAttr("padded", []string{"ab", ""}, 5))
 			kernel := f32bytes(1.5, -2, float32(math.NaN()), 3e-38, 0, 1)
 			must(g.CreateDataset("dense_1/kernel:0", Float32, []int{2, 3}, kernel))
 			must(g.CreateDataset("dense_1/bias:0", Float64, []int{3}, f64bytes(0.1, -0.2, math.MaxFloat64)))
@@ -89,6 +90,10 @@ func TestWriteRoundTrip(t *testing.T) {
 			bg, err := back.Group("dense_1")
 			must(err)
 			checkStrings(bg, "weight_names", "dense_1/kernel:0", "dense_1/bias:0")
+			checkStrings(bg, "padded", "ab", "")
+			if a, err := bg.Attr("padded"); err != nil || a.Type.Size != 5 {
+				t.Errorf("padded: %v, %v", a, err)
+			}
 			for path, want := range map[string][]byte{
 				"dense_1/dense_1/kernel:0": kernel,
 				"/dense_1/dense_1/bias:0":  f64bytes(0.1, -0.2, math.MaxFloat64),
@@ -137,7 +142,7 @@ func TestWriteErrors(t *testing.T) {
 		"negative shape":   root.CreateDataset("x", Float32, []int{-1}, nil),
 		"string dataset":   root.CreateDataset("x", Datatype{Class: ClassString, Size: 3}, []int{1}, make([]byte, 3)),
 		"nul in attr name": root.SetStringAttr("a\x00b", "x"),
-		"attr too large":   root.SetStringsAttr("big", []string{string(make([]byte, 70000))}),
+		"attr too large":   root.SetStringsAttr("big", []string{string(make([]byte, 70000))}, 0),
 		"dataset in a path": func() error {
 			root.CreateDataset("d", Float32, nil, make([]byte, 4))
 			return root.CreateDataset("d/x", Float32, nil, make([]byte, 4))
