@@ -45,6 +45,9 @@ func (a *Attribute) Strings() ([]string, error) {
 	if n > f.opt.MaxObjects {
 		return nil, f.errf(ErrLimit, a.desc(), a.off, "%d strings (Options.MaxObjects is %d)", n, f.opt.MaxObjects)
 	}
+	if err := f.charge(int64(n)*16, a.desc(), a.off); err != nil {
+		return nil, err
+	}
 	out := make([]string, 0, n)
 	size := a.Type.Size
 	for i := range n {
@@ -55,6 +58,9 @@ func (a *Attribute) Strings() ([]string, error) {
 		}
 		s, err := f.vlenString(el, a.desc(), a.off)
 		if err != nil {
+			return nil, err
+		}
+		if err := f.charge(int64(len(s)), a.desc(), a.off); err != nil {
 			return nil, err
 		}
 		out = append(out, trimPad(s, a.Type.Pad))
@@ -78,6 +84,9 @@ func trimPad(b []byte, pad int) string {
 func (a *Attribute) Float64s() ([]float64, error) {
 	if !a.Type.IsFloat() {
 		return nil, a.f.errf(ErrUnsupported, a.desc(), a.off, "holds %v, not floats", a.Type)
+	}
+	if err := a.f.charge(8*int64(a.space.count), a.desc(), a.off); err != nil {
+		return nil, err
 	}
 	return decodeFloats(a.data, a.Type.Size), nil
 }
@@ -180,6 +189,9 @@ func (f *File) parseAttr(b []byte, off int64, owner string) (*Attribute, error) 
 	name = name[:nameLen]
 	if i := bytes.IndexByte(name, 0); i >= 0 {
 		name = name[:i]
+	}
+	if err := f.charge(costItem+int64(len(name)), owner, off); err != nil {
+		return nil, err
 	}
 	a := &Attribute{Name: string(name), f: f, owner: owner, off: off}
 	if len(name) == 0 {

@@ -431,6 +431,9 @@ func (d *Dataset) Float64s() ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := d.f.charge(8*int64(d.space.count), d.desc(), -1); err != nil {
+		return nil, err
+	}
 	return decodeFloats(raw, d.dtype.Size), nil
 }
 
@@ -549,7 +552,7 @@ func (cr *chunkReader) add(ref chunkRef) error {
 	d, f := cr.d, cr.d.f
 	desc := d.desc()
 	if ref.addr == undef {
-		return nil // never written: fill value
+		return f.charge(costChunk, desc, -1) // never written: fill value
 	}
 	// Its position in the chunk grid; each chunk may be stored once.
 	var linear uint64
@@ -568,6 +571,9 @@ func (cr *chunkReader) add(ref chunkRef) error {
 		return f.errf(ErrFormat, desc, int64(min(ref.addr, 1<<62)), "chunk at element offset %v is stored twice", ref.offset)
 	}
 	cr.seen[linear] = true
+	if err := f.charge(costChunk, desc, int64(min(ref.addr, 1<<62))); err != nil {
+		return err
+	}
 	if ref.size > maxChunkBytes {
 		return f.errf(ErrFormat, desc, int64(min(ref.addr, 1<<62)), "chunk of %d stored bytes", ref.size)
 	}

@@ -194,7 +194,7 @@ func (h *fractalHeap) visit(addr uint64, what string) error {
 		return h.f.errf(ErrFormat, h.object, int64(min(addr, 1<<62)), "fractal heap %s at offset %d is reached twice", what, addr)
 	}
 	h.seen[addr] = true
-	return nil
+	return h.f.charge(costItem, h.object, int64(min(addr, 1<<62)))
 }
 
 // checkBlockHeader checks a block's signature, version, heap address and
@@ -245,7 +245,7 @@ func (h *fractalHeap) readDirect(addr, off, size uint64) error {
 		stored := b[p : p+4 : p+4]
 		want := uint32(stored[0]) | uint32(stored[1])<<8 | uint32(stored[2])<<16 | uint32(stored[3])<<24
 		clear(b[p : p+4])
-		if got := lookup3(b); got != want {
+		if got := lookup3(b); got != want && !f.opt.lenient {
 			return f.errf(ErrFormat, h.object, int64(addr), "fractal heap direct block: checksum %#08x does not match the stored %#08x (corrupt file)", got, want)
 		}
 	}
@@ -413,6 +413,9 @@ func (f *File) walkBTreeV2(addr uint64, typ int, object string, visit func(rec [
 			return f.errf(ErrFormat, object, int64(min(addr, 1<<62)), "version 2 B-tree node at offset %d is reached twice", addr)
 		}
 		seen[addr] = true
+		if err := f.charge(costItem, object, int64(min(addr, 1<<62))); err != nil {
+			return err
+		}
 		if n > maxNrec[d] {
 			return f.errf(ErrFormat, object, int64(min(addr, 1<<62)), "version 2 B-tree node of %d records, at most %d fit", n, maxNrec[d])
 		}

@@ -275,6 +275,9 @@ func (f *File) parseLink(m message, object string) (link, error) {
 	if err := f.checkName(name, object, m.off); err != nil {
 		return l, err
 	}
+	if err := f.charge(costItem+int64(len(name)), object, m.off); err != nil {
+		return l, err
+	}
 	l.name = string(name)
 	if l.kind == linkHard {
 		l.addr = c.u64()
@@ -374,6 +377,9 @@ func (f *File) symbolTableLinks(bt, heapAddr uint64, object string) ([]link, err
 			if err := f.checkName(name, object, at); err != nil {
 				return err
 			}
+			if err := f.charge(costItem+int64(len(name)), object, at); err != nil {
+				return err
+			}
 			links = append(links, link{name: string(name), kind: linkHard, addr: addr})
 		}
 		return f.cursorErr(c, object)
@@ -393,6 +399,9 @@ func (f *File) walkBTreeV1Node(addr uint64, typ int, keySize uint64, wantLevel i
 		return f.errf(ErrFormat, object, int64(min(addr, 1<<62)), "B-tree node at offset %d is reached twice (a cycle?)", addr)
 	}
 	seen[addr] = true
+	if err := f.charge(costItem, object, int64(min(addr, 1<<62))); err != nil {
+		return err
+	}
 	c, err := f.cursorAt(addr, 24, object, "B-tree node")
 	if err != nil {
 		return err
@@ -457,7 +466,8 @@ func (f *File) parseLinkInfo(m *message, object string) (denseInfo, error) {
 }
 
 // Walk calls fn for g and every object below it, depth first in name
-// order, each object once even when several links lead to it. A link back
+// order, each object once even when several hard links lead to it; soft
+// and external links are not followed. A link back
 // to an ancestor (a cycle) is an error, as are more than Options.MaxObjects
 // objects or nesting deeper than Options.MaxDepth. If fn returns an error,
 // Walk stops and returns it.
@@ -488,10 +498,13 @@ func (w *walker) walk(g *Group, depth int) error {
 		return err
 	}
 	for _, l := range links {
-		if l.kind == linkHard && w.onPath[l.addr] {
+		if l.kind != linkHard {
+			continue // soft and external links name no object of this file
+		}
+		if w.onPath[l.addr] {
 			return f.errf(ErrFormat, "link "+g.childPath(l.name), int64(min(l.addr, 1<<62)), "links back to its ancestor at offset %d (a cycle)", l.addr)
 		}
-		if l.kind == linkHard && w.seen[l.addr] {
+		if w.seen[l.addr] {
 			continue
 		}
 		w.count++

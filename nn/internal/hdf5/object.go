@@ -77,6 +77,9 @@ func (h *header) one(f *File, t uint16, object, what string) (*message, error) {
 // readHeader reads the object header at addr with its continuation blocks.
 func (f *File) readHeader(addr uint64, object string) (*header, error) {
 	f.objectsHit++
+	if err := f.charge(costHeader, object, int64(min(addr, 1<<62))); err != nil {
+		return nil, err
+	}
 	if f.objectsHit > 16*f.opt.MaxObjects {
 		return nil, f.errf(ErrLimit, object, int64(min(addr, 1<<62)), "more than %d object headers read (Options.MaxObjects)", 16*f.opt.MaxObjects)
 	}
@@ -148,6 +151,9 @@ func (f *File) readHeaderV1(addr uint64, object string) (*header, error) {
 func (f *File) addMessage(h *header, m message, queue *[]chunk, object string) error {
 	if len(h.msgs) >= maxHeaderMessages {
 		return f.errf(ErrLimit, object, m.off, "object header has more than %d messages", maxHeaderMessages)
+	}
+	if err := f.charge(costMessage, object, m.off); err != nil {
+		return err
 	}
 	h.msgs = append(h.msgs, m)
 	if m.typ == msgContinuation {

@@ -145,6 +145,17 @@ func TestReadH5py(t *testing.T) {
 					t.Errorf("%s: error %q does not name the file", path, err)
 				}
 			}
+			// Walk reaches every dataset h5py recorded, passing soft and
+			// external links by.
+			walked := map[string]bool{}
+			if err := root.Walk(func(o Object) error { walked[o.Path()] = true; return nil }); err != nil {
+				t.Errorf("walk: %v", err)
+			}
+			for path := range exp.Datasets {
+				if !walked[path] && !strings.HasPrefix(path, "/many/") && path != "/hard" {
+					t.Errorf("walk did not reach %s", path)
+				}
+			}
 			for path, want := range exp.Links {
 				g, err := root.Group(path)
 				if err != nil {
