@@ -2,6 +2,7 @@ package hdf5
 
 import (
 	"bytes"
+	"compress/zlib"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -311,5 +312,27 @@ func TestHostileCrafted(t *testing.T) {
 			}
 			t.Log(err)
 		})
+	}
+}
+
+// TestInflateBomb feeds the inflater a stream that decompresses to far
+// more than the chunk holds: an error after at most a chunk's worth.
+func TestInflateBomb(t *testing.T) {
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	if _, err := zw.Write(make([]byte, 64<<20)); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cr := &chunkReader{d: &Dataset{object: object{f: &File{name: "bomb.h5"}}}, chunkBytes: 24}
+	var err error
+	alloc := measure(func() { _, err = cr.inflate(z.Bytes()) })
+	if !errors.Is(err, errTooLong) {
+		t.Errorf("err = %v, want errTooLong", err)
+	}
+	if alloc > 1<<20 {
+		t.Errorf("inflating %d bytes (64 MiB of zeros) allocated %d", z.Len(), alloc)
 	}
 }
