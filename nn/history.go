@@ -43,9 +43,72 @@ type EpochRecord struct {
 }
 
 // History is the record of a run, Keras's History with per-step detail.
+//
+// Every epoch is recorded. Steps are recorded at a resolution that keeps a
+// long run's memory flat (see FitConfig.MaxStepRecords): every step while
+// the run has taken at most MaxStepRecords (10000 by default) steps, then
+// an evenly spaced sample, steps 1, 1+StepEvery, 1+2·StepEvery, ...,
+// whose spacing doubles each time the records fill up. A StepCallback sees
+// every step whatever the resolution.
 type History struct {
 	Epochs []EpochRecord
-	Steps  []StepRecord
+	// Steps are the records of steps 1, 1+StepEvery, 1+2·StepEvery, ... of
+	// the run so far (Step numbers over the whole run), in order.
+	Steps []StepRecord
+	// StepEvery is the spacing of the step records, a power of two: 1
+	// (every step) until the run outgrows FitConfig.MaxStepRecords. Zero
+	// counts as 1.
+	StepEvery int
+}
+
+// DefaultMaxStepRecords is the number of step records History keeps when
+// FitConfig.MaxStepRecords is zero: 720 kB per run, finer than any plot
+// of a run needs, and every step of runs up to 10000 steps.
+const DefaultMaxStepRecords = 10000
+
+// every returns the spacing of the step records.
+func (h *History) every() int { return max(h.StepEvery, 1) }
+
+// recordStep appends rec if its step falls on the records' spacing, first
+// halving the records (dropping every other one and doubling the spacing)
+// as often as needed to keep at most limit of them; limit < 0 keeps every
+// step. It does not allocate once Steps has room for limit records.
+func (h *History) recordStep(rec StepRecord, limit int) {
+	if limit < 0 {
+		h.Steps = append(h.Steps, rec)
+		return
+	}
+	for (rec.Step-1)%h.every() == 0 {
+		if len(h.Steps) < limit {
+			h.Steps = append(h.Steps, rec)
+			return
+		}
+		h.halve()
+	}
+}
+
+// shrink drops records, doubling the spacing, until at most limit remain (a
+// resumed run given a smaller limit than the run it continues); limit < 0
+// keeps them all.
+func (h *History) shrink(limit int) {
+	for limit >= 0 && len(h.Steps) > limit {
+		h.halve()
+	}
+}
+
+// halve keeps the records of steps 1, 1+2·StepEvery, ... in place and
+// doubles StepEvery.
+func (h *History) halve() {
+	every := 2 * h.every()
+	kept := h.Steps[:0]
+	for _, s := range h.Steps {
+		if (s.Step-1)%every == 0 {
+			kept = append(kept, s)
+		}
+	}
+	clear(h.Steps[len(kept):])
+	h.Steps = kept
+	h.StepEvery = every
 }
 
 // Metric returns one value per epoch of "loss" or of a metric name
