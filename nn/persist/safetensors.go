@@ -536,8 +536,11 @@ func (o Options) loadModel(f *stFile) (*nn.Sequential, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := m.Build(nn.BuildConfig{Seed: seed, DType: dt, MaxParams: o.MaxParams}); err != nil {
+	if err := m.CheckParams(o.MaxParams); err != nil {
 		return nil, fmt.Errorf("persist: %s %s: %w (raise persist.Options.MaxParams to load it)", f.op, f.name, err)
+	}
+	if err := m.Build(nn.BuildConfig{Seed: seed, DType: dt, MaxParams: o.MaxParams}); err != nil {
+		return nil, fmt.Errorf("persist: %s %s: %w", f.op, f.name, err)
 	}
 	if err := applyWeights(f, m, false); err != nil {
 		return nil, err
