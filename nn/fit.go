@@ -198,26 +198,26 @@ func (m *Sequential) Fit(ctx context.Context, train *data.Dataset, cfg FitConfig
 
 // run is one call of Fit.
 type run struct {
-	m       *Sequential
-	cfg     FitConfig
-	st      *trainState
-	train   *data.Feeder
-	val     *data.Feeder
-	batcher data.Batcher
-	t       *Training
-	prog    *progress
-	acc     accumulator // the epoch in progress
-	shuffle *rand.Rand
-	dropout *rand.Rand
-	order   []int
-	base    float64 // the optimizer's base learning rate
-	started time.Time
-	lr      float64  // the learning rate of the epoch's last step
+	m          *Sequential
+	cfg        FitConfig
+	st         *trainState
+	train      *data.Feeder
+	val        *data.Feeder
+	batcher    data.Batcher
+	t          *Training
+	prog       *progress
+	acc        accumulator // the epoch in progress
+	shuffle    *rand.Rand
+	dropout    *rand.Rand
+	order      []int
+	base       float64 // the optimizer's base learning rate
+	started    time.Time
+	lr         float64 // the learning rate of the epoch's last step
 	badLoss    float64 // a non-finite loss that stopped training, when hasBadLoss
 	hasBadLoss bool
 	ctx        context.Context // of the Fit call
 	k          int             // batches of the epoch so far
-	stopped bool
+	stopped    bool
 }
 
 // newRun validates the data and the configuration and sets the training
