@@ -1,23 +1,10 @@
 package data
 
 import (
-	"errors"
 	"fmt"
 	"math"
 
 	"gorgonia.org/tensor"
-)
-
-// Sentinel errors wrapped by this package's errors.
-var (
-	// ErrEmpty reports a dataset with no rows or no columns.
-	ErrEmpty = errors.New("empty data")
-	// ErrShape reports tensors whose shapes do not fit together.
-	ErrShape = errors.New("shape mismatch")
-	// ErrDType reports an unsupported or mismatched dtype.
-	ErrDType = errors.New("dtype mismatch")
-	// ErrNotFinite reports a NaN or infinite value.
-	ErrNotFinite = errors.New("value is not finite")
 )
 
 // Dataset is a set of examples: X is [n, features] and Y is [n, targets],

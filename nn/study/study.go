@@ -1,7 +1,6 @@
 package study
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -16,8 +15,10 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// ErrConfig reports an invalid study: the error names the field.
-var ErrConfig = errors.New("invalid study")
+// ErrConfig reports an invalid study: the error names the field. It is
+// nn.ErrConfig (and optim.ErrConfig), so errors.Is holds whichever package
+// found the problem.
+var ErrConfig = nn.ErrConfig
 
 // Study is one comparison: a model, a dataset and a grid of training
 // configurations, each trained once per seed.
