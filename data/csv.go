@@ -240,7 +240,11 @@ func ReadCSV(r io.Reader, opts CSVOptions) (*Table, error) {
 			if err != nil {
 				return nil, fmt.Errorf("data: %s: %w", src, err)
 			}
-			tab.Data = &Dataset{X: FromFloat64s(xs, dt, rows, nx), Y: y}
+			x, err := FromFloat64s(xs, dt, rows, nx)
+			if err != nil {
+				return nil, fmt.Errorf("data: %s: %w", src, err)
+			}
+			tab.Data = &Dataset{X: x, Y: y}
 			return tab, nil
 		}
 		ys = make([]float64, len(idx))
@@ -248,7 +252,15 @@ func ReadCSV(r io.Reader, opts CSVOptions) (*Table, error) {
 			ys[i] = float64(k)
 		}
 	}
-	tab.Data = &Dataset{X: FromFloat64s(xs, dt, rows, nx), Y: FromFloat64s(ys, dt, rows, ny)}
+	x, err := FromFloat64s(xs, dt, rows, nx)
+	if err != nil {
+		return nil, fmt.Errorf("data: %s: %w", src, err)
+	}
+	y, err := FromFloat64s(ys, dt, rows, ny)
+	if err != nil {
+		return nil, fmt.Errorf("data: %s: %w", src, err)
+	}
+	tab.Data = &Dataset{X: x, Y: y}
 	return tab, nil
 }
 

@@ -81,36 +81,36 @@ func readIDX(r io.Reader, src string) (*tensor.Dense, error) {
 	if err != nil {
 		return nil, err
 	}
-	var data any
+	var t *tensor.Dense
 	switch h.code {
 	case 0x08:
-		data, err = readItems(body, h, known, src, func(dst []uint8, b []byte) { copy(dst, b) })
+		t, err = readItems(body, h, known, src, func(dst []uint8, b []byte) { copy(dst, b) })
 	case 0x09:
-		data, err = readItems(body, h, known, src, func(dst []int8, b []byte) {
+		t, err = readItems(body, h, known, src, func(dst []int8, b []byte) {
 			for i := range dst {
 				dst[i] = int8(b[i])
 			}
 		})
 	case 0x0B:
-		data, err = readItems(body, h, known, src, func(dst []int16, b []byte) {
+		t, err = readItems(body, h, known, src, func(dst []int16, b []byte) {
 			for i := range dst {
 				dst[i] = int16(binary.BigEndian.Uint16(b[2*i:]))
 			}
 		})
 	case 0x0C:
-		data, err = readItems(body, h, known, src, func(dst []int32, b []byte) {
+		t, err = readItems(body, h, known, src, func(dst []int32, b []byte) {
 			for i := range dst {
 				dst[i] = int32(binary.BigEndian.Uint32(b[4*i:]))
 			}
 		})
 	case 0x0D:
-		data, err = readItems(body, h, known, src, func(dst []float32, b []byte) {
+		t, err = readItems(body, h, known, src, func(dst []float32, b []byte) {
 			for i := range dst {
 				dst[i] = math.Float32frombits(binary.BigEndian.Uint32(b[4*i:]))
 			}
 		})
 	case 0x0E:
-		data, err = readItems(body, h, known, src, func(dst []float64, b []byte) {
+		t, err = readItems(body, h, known, src, func(dst []float64, b []byte) {
 			for i := range dst {
 				dst[i] = math.Float64frombits(binary.BigEndian.Uint64(b[8*i:]))
 			}
@@ -119,7 +119,7 @@ func readIDX(r io.Reader, src string) (*tensor.Dense, error) {
 	if err != nil {
 		return nil, err
 	}
-	return tensor.New(tensor.WithShape(h.dims...), tensor.WithBacking(data)), nil
+	return t, nil
 }
 
 // openIDX returns the uncompressed stream of r and, when it is known, the
@@ -206,7 +206,7 @@ func idxReadErr(src, what string, err error) error {
 // readItems reads h.items items of h.size bytes from r, decoding them through
 // a fixed buffer, then checks that r ends there. known is the number of
 // bytes left in r including the header, or -1.
-func readItems[T any](r io.Reader, h idxHeader, known int64, src string, decode func(dst []T, b []byte)) ([]T, error) {
+func readItems[T idxItem](r io.Reader, h idxHeader, known int64, src string, decode func(dst []T, b []byte)) (*tensor.Dense, error) {
 	var out []T
 	if known >= 0 {
 		if want := int64(h.bytes) + int64(h.items)*int64(h.size); known != want {
@@ -239,7 +239,12 @@ func readItems[T any](r io.Reader, h idxHeader, known int64, src string, decode 
 	if err := checkEnd(r, src, h); err != nil {
 		return nil, err
 	}
-	return out, nil
+	return dense(out, h.dims...)
+}
+
+// idxItem lists the Go types of IDX items.
+type idxItem interface {
+	uint8 | int8 | int16 | int32 | float32 | float64
 }
 
 // checkEnd reports an error unless r is at its end.
@@ -266,6 +271,12 @@ func sizeErr(src string, h idxHeader, got int64) error {
 // WriteIDX writes t, of dtype Uint8, Int8, Int16, Int32, Float32 or Float64
 // and at most 255 dimensions, as an uncompressed IDX file.
 func WriteIDX(w io.Writer, t *tensor.Dense) error {
+	if t == nil {
+		return fmt.Errorf("data: write IDX: no tensor: %w", ErrEmpty)
+	}
+	if t.RequiresIterator() {
+		return fmt.Errorf("data: write IDX: a transposed, sliced or masked view whose values are not contiguous; copy it with Materialize first: %w", ErrShape)
+	}
 	var code byte
 	for c, it := range idxTypes {
 		if it.dt == t.Dtype() {

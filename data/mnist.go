@@ -246,7 +246,9 @@ func readMNIST(images, labels io.Reader, isrc, lsrc string, opts MNISTOptions) (
 		for i, d := range idx {
 			ys[i] = float64(d)
 		}
-		y = FromFloat64s(ys, dt, n, 1)
+		if y, err = FromFloat64s(ys, dt, n, 1); err != nil {
+			return nil, err
+		}
 	}
 	// Every value is finite by construction: no need to Validate.
 	return &Dataset{X: x, Y: y}, nil
@@ -278,5 +280,5 @@ func decodePixels[T float32 | float64](r io.Reader, h idxHeader, src string) (*t
 	if err := checkEnd(r, src, h); err != nil {
 		return nil, err
 	}
-	return tensor.New(tensor.WithShape(h.dims[0], h.dims[1]*h.dims[2]), tensor.WithBacking(out)), nil
+	return dense(out, h.dims[0], h.dims[1]*h.dims[2])
 }
