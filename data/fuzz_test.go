@@ -97,8 +97,8 @@ func FuzzReadIDX(f *testing.F) {
 	f.Add(idxBytes(0x0C, []uint32{1, 1}, []byte{0x80, 0, 0, 0}))
 	f.Add(idxBytes(0x09, []uint32{2}, []byte{0x80, 0x7f, 0}))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		known, errKnown := ReadIDX(bytes.NewReader(in))
-		streamed, errStream := ReadIDX(io.MultiReader(bytes.NewReader(in)))
+		known, errKnown := ReadIDX(bytes.NewReader(in), IDXOptions{})
+		streamed, errStream := ReadIDX(io.MultiReader(bytes.NewReader(in)), IDXOptions{})
 		if (errKnown == nil) != (errStream == nil) {
 			t.Fatalf("known-size error %v, streaming error %v", errKnown, errStream)
 		}
