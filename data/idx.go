@@ -270,7 +270,7 @@ func idxReadErr(src, what string, err error) error {
 // tensor of shape h.dims. known is the number of bytes left in r including
 // the header, or -1; when it is -1, the result grows as data arrives.
 func readItems[T idxItem](r io.Reader, h idxHeader, known int64, src string, decode func(dst []T, b []byte)) (*tensor.Dense, error) {
-	out, err := readSlice(r, h, known, chunk, src, decode)
+	out, err := readSlice(r, h, known, max(1, chunk/h.size), src, decode)
 	if err != nil {
 		return nil, err
 	}
