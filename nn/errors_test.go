@@ -209,3 +209,28 @@ func TestBadInputErrorIdentity(t *testing.T) {
 		})
 	}
 }
+
+// TestDTypeMismatchSaysHowToFix checks that feeding float64 data to a
+// float32 model names the way out: the loaders' DType option, or
+// Dataset.To, after which the same data fits.
+func TestDTypeMismatchSaysHowToFix(t *testing.T) {
+	m := nn.NewSequential(&nn.Dense{Units: 1, InputDim: 2})
+	if err := m.Compile(nn.CompileConfig{Loss: "mse", Optimizer: "sgd", DType: tensor.Float32}); err != nil {
+		t.Fatal(err)
+	}
+	tab, err := data.ReadCSV(strings.NewReader("1,2,3\n4,5,6\n"), data.CSVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.Fit(context.Background(), tab.Data, nn.FitConfig{Epochs: 1})
+	if !errors.Is(err, nn.ErrDType) || !strings.Contains(err.Error(), "DType option") || !strings.Contains(err.Error(), "Dataset.To") {
+		t.Errorf("float64 data on a float32 model: error %v, want ErrDType naming the DType option and Dataset.To", err)
+	}
+	tab, err = data.ReadCSV(strings.NewReader("1,2,3\n4,5,6\n"), data.CSVOptions{DType: tensor.Float32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Fit(context.Background(), tab.Data, nn.FitConfig{Epochs: 1}); err != nil {
+		t.Errorf("float32 data read with DType float32: %v", err)
+	}
+}
