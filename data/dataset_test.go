@@ -133,8 +133,10 @@ func TestBadDatasetsGiveErrors(t *testing.T) {
 			_, _, _, _ = d.Len(), d.Features(), d.Targets(), d.DType() // no panic
 		})
 	}
-	if err := WriteIDX(&bytes.Buffer{}, nil); err == nil {
-		t.Errorf("WriteIDX(nil): no error")
+	for _, x := range []*tensor.Dense{nil, all["column view"].X, all["transposed"].X} {
+		if err := WriteIDX(&bytes.Buffer{}, x); err == nil {
+			t.Errorf("WriteIDX(%v): no error", x)
+		}
 	}
 }
 

@@ -347,7 +347,7 @@ func WriteIDX(w io.Writer, t *tensor.Dense) error {
 	if t == nil {
 		return fmt.Errorf("data: write IDX: no tensor: %w", ErrEmpty)
 	}
-	if t.RequiresIterator() {
+	if t.RequiresIterator() || (t.Dims() > 0 && t.DataSize() != t.Shape().TotalSize()) {
 		return fmt.Errorf("data: write IDX: a transposed, sliced or masked view whose values are not contiguous; copy it with Materialize first: %w", ErrShape)
 	}
 	var code byte
