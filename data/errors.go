@@ -11,21 +11,21 @@ package data
 var (
 	// ErrEmpty reports a dataset with no rows or no columns, or an input
 	// with no data. nn re-exports it as nn.ErrEmpty.
-	ErrEmpty error = &kindError{"descent: empty", "empty data"}
+	ErrEmpty = kind("descent: empty", "empty data")
 	// ErrShape reports tensors whose shapes do not fit together, or a
 	// record with the wrong number of fields. It matches graph.ErrShape.
-	ErrShape error = &kindError{"descent: shape", "shape mismatch"}
+	ErrShape = kind("descent: shape", "shape mismatch")
 	// ErrDType reports an unsupported or mismatched dtype. It matches
 	// graph.ErrDType.
-	ErrDType error = &kindError{"descent: dtype", "dtype mismatch"}
+	ErrDType = kind("descent: dtype", "dtype mismatch")
 	// ErrNotFinite reports a NaN or infinite value. It matches
 	// graph.ErrNotFinite.
-	ErrNotFinite error = &kindError{"descent: not finite", "value is not finite"}
+	ErrNotFinite = kind("descent: not finite", "value is not finite")
 	// ErrLimit reports an input larger than a reader's limit: a field, a
 	// record, a class count or an announced size (see CSVOptions and
 	// IDXOptions). The error names the limit and how to raise it. Its kind
 	// is "descent: limit", for a sentinel of another package to match.
-	ErrLimit error = &kindError{"descent: limit", "input exceeds a limit"}
+	ErrLimit = kind("descent: limit", "input exceeds a limit")
 )
 
 // kindError is a sentinel that matches, under errors.Is, any sentinel of the
@@ -33,6 +33,10 @@ var (
 // sentinels of the two bottom packages match without either importing the
 // other. Its ErrorKind method is the protocol.
 type kindError struct{ kind, msg string }
+
+// kind returns a sentinel of the given kind and message. It returns an
+// error, so that the sentinels are declared as errors.New's are.
+func kind(kind, msg string) error { return &kindError{kind, msg} }
 
 // Error returns the sentinel's message.
 func (e *kindError) Error() string { return e.msg }

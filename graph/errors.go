@@ -17,16 +17,16 @@ import (
 var (
 	// ErrShape reports a tensor or node whose shape is not the one required.
 	// It matches data.ErrShape.
-	ErrShape error = &kindError{"descent: shape", "shape mismatch"}
+	ErrShape = kind("descent: shape", "shape mismatch")
 	// ErrDType reports an unsupported dtype or two dtypes that should agree.
 	// It matches data.ErrDType.
-	ErrDType error = &kindError{"descent: dtype", "dtype mismatch"}
+	ErrDType = kind("descent: dtype", "dtype mismatch")
 	// ErrNotFinite reports a NaN or an infinity where finite numbers are
 	// required. It matches data.ErrNotFinite.
-	ErrNotFinite error = &kindError{"descent: not finite", "value is not finite"}
+	ErrNotFinite = kind("descent: not finite", "value is not finite")
 	// ErrUnknown reports an unknown name (input, output, initialiser); nn
 	// re-exports it as nn.ErrUnknownName.
-	ErrUnknown error = &kindError{"descent: unknown name", "unknown name"}
+	ErrUnknown = kind("descent: unknown name", "unknown name")
 	// ErrNoGradient reports an operation that has no gradient in a graph
 	// compiled for training.
 	ErrNoGradient = errors.New("operation has no gradient")
@@ -37,6 +37,10 @@ var (
 // sentinels of the two bottom packages match without either importing the
 // other. Its ErrorKind method is the protocol.
 type kindError struct{ kind, msg string }
+
+// kind returns a sentinel of the given kind and message. It returns an
+// error, so that the sentinels are declared as errors.New's are.
+func kind(kind, msg string) error { return &kindError{kind, msg} }
 
 // Error returns the sentinel's message.
 func (e *kindError) Error() string { return e.msg }
