@@ -199,7 +199,7 @@ func (s *Study) Runs() ([]Run, error) {
 }
 
 func fieldErr(field, format string, args ...any) error {
-	return fmt.Errorf("study: %s: %s: %w", field, fmt.Sprintf(format, args...), ErrConfig)
+	return fmt.Errorf("study: %s: %s: %w", field, strings.TrimSuffix(fmt.Sprintf(format, args...), ": "+ErrConfig.Error()), ErrConfig) // the kind said once
 }
 
 // Validate reports the first problem with the study, naming the field as
