@@ -313,7 +313,7 @@ func BenchmarkGather(b *testing.B) {
 		for _, batch := range benchBatches {
 			b.Run(fmt.Sprintf("width=784/batch=%s/%v", batchName(batch), dt), func(b *testing.B) {
 				d := trainSet(b, dt)
-				dst, err := graph.Zeros(dt, batch, Pixels)
+				dst, err := graph.ZeroTensor(dt, batch, Pixels)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -52,11 +52,11 @@ func Synthetic(n int, test bool, seed uint64, dt tensor.Dtype) (*data.Dataset, e
 	for k := range ys {
 		ys[k] = float64(splitmix64((seed^by)+uint64(k)) % Classes)
 	}
-	x, err := graph.Zeros(dt, n, Pixels)
+	x, err := graph.ZeroTensor(dt, n, Pixels)
 	if err != nil {
 		return nil, err
 	}
-	y, err := graph.Zeros(dt, n, 1)
+	y, err := graph.ZeroTensor(dt, n, 1)
 	if err != nil {
 		return nil, err
 	}

@@ -90,11 +90,11 @@ func NewFloor[T graph.Float](s FloorSpec) (*Floor[T], error) {
 	f.h, f.dh, f.hidPre = mk(s.Batch*s.Hidden), mk(s.Batch*s.Hidden), mk(s.Batch*s.Hidden)
 	f.z, f.dz = mk(s.Batch*s.Out), mk(s.Batch*s.Out)
 	var err error
-	if f.x, err = graph.Zeros(dt, s.Batch, s.In); err != nil {
+	if f.x, err = graph.ZeroTensor(dt, s.Batch, s.In); err != nil {
 		return nil, err
 	}
 	ycols := 1
-	if f.y, err = graph.Zeros(dt, s.Batch, ycols); err != nil {
+	if f.y, err = graph.ZeroTensor(dt, s.Batch, ycols); err != nil {
 		return nil, err
 	}
 	f.xs, _ = graph.Slice[T](f.x)

@@ -26,6 +26,7 @@ type Report struct {
 	BLAS       string   `json:"blas"`
 	Data       string   `json:"data"`
 	Quick      bool     `json:"quick"`
+	Rounds     int      `json:"rounds"`
 	Torch      string   `json:"torch"` // version, or why it did not run
 	Results    []Result `json:"results"`
 }
@@ -60,6 +61,65 @@ func RunInProcess(o Options) (*Report, error) {
 	return rep, nil
 }
 
+// Summarise replaces results measured in several interleaved rounds by
+// one row per case: the median of every figure, with the fastest and
+// slowest round's time per step. Rows keep the order of their first
+// appearance.
+func Summarise(results []Result) []Result {
+	type caseKey struct {
+		w, impl, threads, dt string
+		batch                int
+	}
+	groups := map[caseKey][]Result{}
+	var order []caseKey
+	for _, r := range results {
+		k := caseKey{r.Workload, r.Impl, r.Threads, r.DType, r.Batch}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], r)
+	}
+	out := make([]Result, 0, len(order))
+	for _, k := range order {
+		g := groups[k]
+		med := func(f func(Result) float64) float64 {
+			v := make([]float64, len(g))
+			for i, r := range g {
+				v[i] = f(r)
+			}
+			sort.Float64s(v)
+			if len(v)%2 == 1 {
+				return v[len(v)/2]
+			}
+			return (v[len(v)/2-1] + v[len(v)/2]) / 2
+		}
+		r := g[0]
+		r.UsPerStep = med(func(r Result) float64 { return r.UsPerStep })
+		r.ExamplesPerSec = med(func(r Result) float64 { return r.ExamplesPerSec })
+		r.MsPerEpoch = med(func(r Result) float64 { return r.MsPerEpoch })
+		r.AllocsPerStep = med(func(r Result) float64 { return r.AllocsPerStep })
+		r.BytesPerStep = med(func(r Result) float64 { return r.BytesPerStep })
+		r.PeakRSSMB = med(func(r Result) float64 { return r.PeakRSSMB })
+		r.Rounds = len(g)
+		r.UsPerStepMin, r.UsPerStepMax = g[0].UsPerStep, g[0].UsPerStep
+		for _, x := range g {
+			r.UsPerStepMin = min(r.UsPerStepMin, x.UsPerStep)
+			r.UsPerStepMax = max(r.UsPerStepMax, x.UsPerStep)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// spread is a row's half range over its rounds in percent of its median,
+// or "" for a single run.
+func (x Result) spread() string {
+	if x.Rounds < 2 || x.UsPerStep <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("±%.0f%%", 50*(x.UsPerStepMax-x.UsPerStepMin)/x.UsPerStep)
+}
+
 // key identifies a row across implementations.
 type key struct {
 	w, dt string
@@ -86,11 +146,11 @@ func (r *Report) best(impl string) map[key]Result {
 // target), "torch÷" is torch's time over descent's (above 1: descent is
 // faster).
 func (r *Report) WriteTable(w io.Writer) error {
-	fmt.Fprintf(w, "descent-bench %s  go %s  %s  GOMAXPROCS=%d  GEMM: %s  data: %s  torch: %s  quick=%v\n",
-		r.Date, r.GoVersion, r.CPU, r.GOMAXPROCS, r.BLAS, r.Data, r.Torch, r.Quick)
+	fmt.Fprintf(w, "descent-bench %s  go %s  %s  GOMAXPROCS=%d  GEMM: %s  data: %s  torch: %s  quick=%v  rounds=%d\n",
+		r.Date, r.GoVersion, r.CPU, r.GOMAXPROCS, r.BLAS, r.Data, r.Torch, r.Quick, max(1, r.Rounds))
 	floor, torch := r.best(ImplFloor), r.best(ImplTorch)
 	tw := tabwriter.NewWriter(w, 2, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tdtype\tbatch\timpl\texamples/s\tms/epoch\tµs/step\tallocs/step\tB/step\tpeak MiB\t÷floor\ttorch÷\t")
+	fmt.Fprintln(tw, "workload\tdtype\tbatch\timpl\texamples/s\tms/epoch\tµs/step\tspread\tallocs/step\tB/step\tpeak MiB\t÷floor\ttorch÷\t")
 	rows := append([]Result(nil), r.Results...)
 	order := map[string]int{ImplDescent: 0, ImplFloor: 1, ImplTorch: 2}
 	sort.SliceStable(rows, func(i, j int) bool {
@@ -119,8 +179,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if x.Threads != "" {
 			impl += "(" + x.Threads + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%.0f\t%.1f\t%.1f\t%.1f\t%.0f\t%.0f\t%s\t%s\t\n",
-			x.Workload, x.DType, x.Batch, impl, x.ExamplesPerSec, x.MsPerEpoch, x.UsPerStep,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%.0f\t%.1f\t%.1f\t%s\t%.1f\t%.0f\t%.0f\t%s\t%s\t\n",
+			x.Workload, x.DType, x.Batch, impl, x.ExamplesPerSec, x.MsPerEpoch, x.UsPerStep, x.spread(),
 			x.AllocsPerStep, x.BytesPerStep, x.PeakRSSMB, ratioF, ratioT)
 	}
 	return tw.Flush()

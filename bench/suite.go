@@ -68,6 +68,13 @@ type Result struct {
 	LastLoss  float64 `json:"last_loss"`
 	// Threads is torch's thread setting (torch only).
 	Threads string `json:"threads,omitempty"`
+	// Rounds is the number of interleaved rounds this row summarises (0
+	// or 1: a single run). Every figure above is then the median over the
+	// rounds, and UsPerStepMin and UsPerStepMax the fastest and slowest
+	// round's time per step.
+	Rounds       int     `json:"rounds,omitempty"`
+	UsPerStepMin float64 `json:"us_per_step_min,omitempty"`
+	UsPerStepMax float64 `json:"us_per_step_max,omitempty"`
 }
 
 // Options sets what a suite runs.

@@ -23,4 +23,6 @@
 // nn nor optim. Randomness comes from an explicit seed (Split, Shuffle) or
 // a *rand.Rand the caller passes (the generators, Batching), never from a
 // global source, so that one seed can drive a whole run.
+//
+// May import: nothing from descent.
 package data

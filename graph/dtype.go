@@ -43,8 +43,8 @@ func ParseDType(s string) (tensor.Dtype, error) {
 	return tensor.Dtype{}, fmt.Errorf("graph: unknown dtype %q (want float32 or float64): %w", s, ErrUnknown)
 }
 
-// Zeros returns a new zero tensor of the given dtype and shape.
-func Zeros(dt tensor.Dtype, shape ...int) (*tensor.Dense, error) {
+// ZeroTensor returns a new zero tensor of the given dtype and shape.
+func ZeroTensor(dt tensor.Dtype, shape ...int) (*tensor.Dense, error) {
 	if err := CheckDType(dt); err != nil {
 		return nil, err
 	}

@@ -16,19 +16,37 @@ import (
 // Graph and return a failed node, so an expression can be written in one
 // line; Err and Compile report that error.
 type Graph struct {
-	g       *gorgonia.ExprGraph
-	dtype   tensor.Dtype
-	err     error
-	inputs  []*inputSlot
-	params  []*Param
-	pnodes  []*gorgonia.Node
-	nondiff []*Node // nodes built by operations without a gradient
+	g        *gorgonia.ExprGraph
+	dtype    tensor.Dtype
+	err      error
+	inputs   []*inputSlot
+	params   []*Param
+	pnodes   []*gorgonia.Node
+	nondiff  []*Node // nodes built by operations without a gradient
+	compiled bool
 }
 
+// inputSlot is a graph input. Its own buffer is allocated on first use, so
+// a program whose input is bound to the caller's tensor (Program.Bind)
+// never holds a copy of it.
 type inputSlot struct {
 	name  string
 	node  *gorgonia.Node
-	value *tensor.Dense
+	shape []int
+	own   *tensor.Dense // the program's buffer, nil until needed
+	bound *tensor.Dense // what runs read: own, or the tensor given to Bind
+}
+
+// buffer returns the input's own buffer, allocating it on first use.
+func (in *inputSlot) buffer(dt tensor.Dtype) (*tensor.Dense, error) {
+	if in.own == nil {
+		t, err := ZeroTensor(dt, in.shape...)
+		if err != nil {
+			return nil, fmt.Errorf("graph: input %q: %w", in.name, err)
+		}
+		in.own = t
+	}
+	return in.own, nil
 }
 
 // Node is a value in a Graph: an input, a bound parameter, or the result of
@@ -80,19 +98,23 @@ func (g *Graph) Input(name string, shape ...int) *Node {
 			return g.fail(fmt.Errorf("graph: input %q declared twice: %w", name, ErrUnknown))
 		}
 	}
-	buf, err := Zeros(g.dtype, shape...)
-	if err != nil {
-		return g.fail(fmt.Errorf("graph: input %q: %w", name, err))
+	if len(shape) == 0 {
+		return g.fail(fmt.Errorf("graph: input %q has no shape: %w", name, ErrShape))
+	}
+	for _, d := range shape {
+		if d <= 0 {
+			return g.fail(fmt.Errorf("graph: input %q: shape %v has a non-positive dimension: %w", name, shape, ErrShape))
+		}
 	}
 	var n *gorgonia.Node
-	err = Guard("graph: input "+name, func() error {
-		n = gorgonia.NewTensor(g.g, g.dtype, len(shape), gorgonia.WithShape(shape...), gorgonia.WithName(name), gorgonia.WithValue(buf))
+	err := Guard("graph: input "+name, func() error {
+		n = gorgonia.NewTensor(g.g, g.dtype, len(shape), gorgonia.WithShape(shape...), gorgonia.WithName(name))
 		return nil
 	})
 	if err != nil {
 		return g.fail(err)
 	}
-	g.inputs = append(g.inputs, &inputSlot{name: name, node: n, value: buf})
+	g.inputs = append(g.inputs, &inputSlot{name: name, node: n, shape: slices.Clone(shape)})
 	return &Node{g: g, n: n, label: name}
 }
 

@@ -65,6 +65,7 @@ func TestGradientsOfOps(t *testing.T) {
 		"softmax":    Softmax,
 		"logsoftmax": LogSoftmax,
 		"exp":        Exp,
+		"abs":        Abs,
 		"clip":       func(x *Node) *Node { return Clip(x, -0.5, 0.5) },
 	}
 	for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
@@ -158,7 +159,7 @@ func TestStepHasNoGradient(t *testing.T) {
 	w, _ := NewParam("w", tensor.Float64, 2, 1)
 	g := New(tensor.Float64)
 	x := g.Input("x", 4, 2)
-	loss := Mean(Step(MatMul(x, g.Param(w))))
+	loss := Mean(Heaviside(MatMul(x, g.Param(w))))
 	if _, err := g.Compile(Spec{Loss: loss}); !errors.Is(err, ErrNoGradient) {
 		t.Fatalf("compile with a step: err = %v, want ErrNoGradient", err)
 	}

@@ -17,6 +17,21 @@ type Initializer interface {
 	Name() string
 }
 
+// The compiler checks that every initialiser implements Initializer.
+var (
+	_ Initializer = GlorotUniform{}
+	_ Initializer = GlorotNormal{}
+	_ Initializer = HeUniform{}
+	_ Initializer = HeNormal{}
+	_ Initializer = LecunUniform{}
+	_ Initializer = LecunNormal{}
+	_ Initializer = RandomUniform{}
+	_ Initializer = RandomNormal{}
+	_ Initializer = Zeros{}
+	_ Initializer = Ones{}
+	_ Initializer = Constant{}
+)
+
 // GlorotUniform draws from U(-l, l) with l = sqrt(6 / (fanIn + fanOut)).
 // It is the default kernel initialiser of Dense, as in Keras.
 type GlorotUniform struct{}
@@ -48,8 +63,8 @@ type RandomUniform struct{ Min, Max float64 }
 // Keras's 0.05.
 type RandomNormal struct{ Mean, Stddev float64 }
 
-// ZerosInit sets every element to 0. It is the default bias initialiser.
-type ZerosInit struct{}
+// Zeros sets every element to 0. It is the default bias initialiser.
+type Zeros struct{}
 
 // Ones sets every element to 1.
 type Ones struct{}
@@ -170,7 +185,7 @@ func (r RandomNormal) Fill(dst []float64, _, _ int, rng *rand.Rand) error {
 }
 
 // Fill implements Initializer.
-func (ZerosInit) Fill(dst []float64, _, _ int, _ *rand.Rand) error {
+func (Zeros) Fill(dst []float64, _, _ int, _ *rand.Rand) error {
 	clear(dst)
 	return nil
 }
@@ -219,7 +234,7 @@ func (RandomUniform) Name() string { return "random_uniform" }
 func (RandomNormal) Name() string { return "random_normal" }
 
 // Name implements Initializer.
-func (ZerosInit) Name() string { return "zeros" }
+func (Zeros) Name() string { return "zeros" }
 
 // Name implements Initializer.
 func (Ones) Name() string { return "ones" }
@@ -236,7 +251,7 @@ var initializers = map[string]Initializer{
 	"lecun_normal":   LecunNormal{},
 	"random_uniform": RandomUniform{},
 	"random_normal":  RandomNormal{},
-	"zeros":          ZerosInit{},
+	"zeros":          Zeros{},
 	"ones":           Ones{},
 	"constant":       Constant{},
 }

@@ -142,6 +142,10 @@ func Exp(x *Node) *Node { return unary("exp", x, gorgonia.Exp) }
 // Log returns the natural logarithm element-wise.
 func Log(x *Node) *Node { return unary("log", x, gorgonia.Log) }
 
+// Abs returns |x| element-wise. Its derivative is sign(x), 0 at 0 (as in
+// TensorFlow and PyTorch).
+func Abs(x *Node) *Node { return unary("abs", x, gorgonia.Abs) }
+
 // Square returns x² element-wise.
 func Square(x *Node) *Node { return unary("square", x, gorgonia.Square) }
 
@@ -172,10 +176,10 @@ func ELU(x *Node, alpha float64) *Node {
 	})
 }
 
-// Step returns the Heaviside step: 1 where x > 0, else 0. It has no
+// Heaviside returns the Heaviside step: 1 where x > 0, else 0. It has no
 // gradient: compiling a graph whose loss depends on it fails with
 // ErrNoGradient.
-func Step(x *Node) *Node {
+func Heaviside(x *Node) *Node {
 	out := unary("step", x, func(n *gorgonia.Node) (*gorgonia.Node, error) {
 		return gorgonia.ApplyOp(stepOp{}, n)
 	})

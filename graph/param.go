@@ -27,11 +27,11 @@ func NewParam(name string, dt tensor.Dtype, shape ...int) (*Param, error) {
 	if name == "" {
 		return nil, fmt.Errorf("graph: parameter name is empty: %w", ErrUnknown)
 	}
-	v, err := Zeros(dt, shape...)
+	v, err := ZeroTensor(dt, shape...)
 	if err != nil {
 		return nil, fmt.Errorf("graph: parameter %s: %w", name, err)
 	}
-	g, err := Zeros(dt, shape...)
+	g, err := ZeroTensor(dt, shape...)
 	if err != nil {
 		return nil, fmt.Errorf("graph: parameter %s: %w", name, err)
 	}

@@ -23,13 +23,23 @@ type Spec struct {
 	WRT []*Param
 	// Outputs names the nodes whose values are read after each run.
 	Outputs map[string]*Node
+	// Machine is what runs the program: DescentVM (the zero value) or
+	// gorgonia's TapeMachine.
+	Machine Machine
+
+	// forceFallback runs every node of a DescentVM program through the
+	// fallback (tests compare it with the kernels).
+	forceFallback bool
 }
 
-// Program is a compiled graph: gorgonia's tape machine with its named inputs
-// and outputs. It is not safe for concurrent use. Close releases it.
+// Program is a compiled graph with its named inputs and outputs, run by
+// descent's VM or by gorgonia's tape machine. It is not safe for concurrent
+// use. Close releases it.
 type Program struct {
 	g       *Graph
-	vm      gorgonia.VM
+	machine Machine
+	vm      gorgonia.VM // the machine; nil once closed
+	own     vmRunner    // vm as descent's VM, nil for the tape machine
 	loss    *gorgonia.Node
 	wrt     []*Param
 	outputs map[string]*readSlot
@@ -39,16 +49,29 @@ type Program struct {
 	ran     bool
 }
 
-// readSlot receives a node's value during the run through gorgonia.Read,
-// which copies it into a preallocated value the moment it is computed. The
-// node's own value cannot be read after the run: the tape machine reuses
-// registers, so a later instruction may overwrite it in place.
+// vmRunner is what Program needs of descent's VM beyond gorgonia.VM.
+type vmRunner interface {
+	gorgonia.VM
+	bind(node *gorgonia.Node, t *tensor.Dense) error
+	check() error
+	scalar(n *gorgonia.Node) (float64, bool)
+	vmStats() VMStats
+}
+
+func (m *vm[T]) vmStats() VMStats { return m.stats }
+
+// readSlot is where the program leaves a node's value. On the tape machine
+// it receives the value through gorgonia.Read, which copies it the moment
+// it is computed (the node's own value cannot be read after the run: the
+// tape machine reuses registers, so a later instruction may overwrite it in
+// place). On descent's VM, a tensor output is computed straight into into
+// (or copied there) and a scalar is read from the VM's buffer.
 type readSlot struct {
 	node *gorgonia.Node
 	into gorgonia.Value
 }
 
-// newReadSlot preallocates the destination of n's value and adds the read.
+// newReadSlot preallocates the destination of n's value.
 func newReadSlot(n *gorgonia.Node, into gorgonia.Value) (*readSlot, error) {
 	s := &readSlot{node: n, into: into}
 	if s.into == nil {
@@ -59,29 +82,39 @@ func newReadSlot(n *gorgonia.Node, into gorgonia.Value) (*readSlot, error) {
 				s.into = new(gorgonia.F64)
 			}
 		} else {
-			t, err := Zeros(n.Dtype(), n.Shape()...)
+			t, err := ZeroTensor(n.Dtype(), n.Shape()...)
 			if err != nil {
 				return nil, err
 			}
 			s.into = t
 		}
 	}
-	err := Guard("graph: read", func() error {
-		gorgonia.Read(n, &s.into)
+	return s, nil
+}
+
+// read adds gorgonia's read of the slot's node, for the tape machine.
+func (s *readSlot) read() error {
+	return Guard("graph: read", func() error {
+		gorgonia.Read(s.node, &s.into)
 		return nil
 	})
-	return s, err
 }
 
 // Compile compiles the graph into a program. With a Loss it also builds the
 // gradient of the loss with respect to the parameters by gorgonia's symbolic
 // differentiation. It returns the first error recorded while building the
-// graph, if any.
+// graph, if any. A graph is compiled once.
 func (g *Graph) Compile(s Spec) (*Program, error) {
 	if g.err != nil {
 		return nil, g.err
 	}
-	p := &Program{g: g, outputs: make(map[string]*readSlot, len(s.Outputs))}
+	if err := s.Machine.Check(); err != nil {
+		return nil, err
+	}
+	if g.compiled {
+		return nil, errors.New("graph: this graph is already compiled (build a new graph for another program)")
+	}
+	p := &Program{g: g, machine: s.Machine, outputs: make(map[string]*readSlot, len(s.Outputs))}
 	for name, n := range s.Outputs {
 		if n == nil || n.g != g || n.n == nil {
 			return nil, fmt.Errorf("graph: output %q is nil, failed or from another graph", name)
@@ -142,17 +175,101 @@ func (g *Graph) Compile(s Spec) (*Program, error) {
 		}
 		p.lossOut = slot
 	}
-	err := Guard("graph: compile", func() error {
-		p.vm = gorgonia.NewTapeMachine(g.g)
-		return nil
-	})
+	g.compiled = true
+	var err error
+	if s.Machine == TapeMachine {
+		err = p.compileTape()
+	} else {
+		err = p.compileVM(s.forceFallback)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-// checkDifferentiable reports a non-differentiable node (Step) that the
+// compileTape adds the reads and builds gorgonia's tape machine. Every
+// input gets its buffer: the tape machine reads node values.
+func (p *Program) compileTape() error {
+	for _, s := range p.slots() {
+		if err := s.read(); err != nil {
+			return err
+		}
+	}
+	for _, in := range p.g.inputs {
+		t, err := in.buffer(p.g.dtype)
+		if err != nil {
+			return err
+		}
+		if err := p.bindInput(in, t); err != nil {
+			return err
+		}
+	}
+	return Guard("graph: compile", func() error {
+		p.vm = gorgonia.NewTapeMachine(p.g.g)
+		return nil
+	})
+}
+
+// compileVM builds descent's VM over the program's nodes.
+func (p *Program) compileVM(forceFallback bool) error {
+	spec := vmSpec{g: p.g, loss: p.loss, wrt: p.wrt, forceFallback: forceFallback}
+	for _, s := range p.grads {
+		spec.grads = append(spec.grads, s.node)
+	}
+	for _, name := range p.OutputNames() {
+		s := p.outputs[name]
+		d, _ := s.into.(*tensor.Dense)
+		spec.outputs = append(spec.outputs, vmOutput{node: s.node, into: d})
+	}
+	err := Guard("graph: compile", func() error {
+		var err error
+		if p.g.dtype == tensor.Float32 {
+			p.own, err = newVM[float32](spec)
+		} else {
+			p.own, err = newVM[float64](spec)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	p.vm = p.own
+	for _, in := range p.g.inputs {
+		if in.bound != nil {
+			if err := p.own.bind(in.node, in.bound); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// slots returns the program's read slots: gradients, loss, outputs.
+func (p *Program) slots() []*readSlot {
+	s := slices.Clone(p.grads)
+	if p.lossOut != nil {
+		s = append(s, p.lossOut)
+	}
+	for _, name := range p.OutputNames() {
+		s = append(s, p.outputs[name])
+	}
+	return s
+}
+
+// Machine returns the machine that runs the program.
+func (p *Program) Machine() Machine { return p.machine }
+
+// VMStats describes the program as compiled for descent's VM; ok is false
+// for a program on the tape machine.
+func (p *Program) VMStats() (s VMStats, ok bool) {
+	if p.own == nil {
+		return VMStats{}, false
+	}
+	return p.own.vmStats(), true
+}
+
+// checkDifferentiable reports a non-differentiable node (Heaviside) that the
 // loss depends on.
 func (g *Graph) checkDifferentiable(loss *Node) error {
 	if len(g.nondiff) == 0 {
@@ -183,15 +300,86 @@ func (g *Graph) checkDifferentiable(loss *Node) error {
 	return nil
 }
 
-// Input returns the buffer of the named input. Write the next run's values
-// into it in place; its shape and dtype are fixed.
-func (p *Program) Input(name string) (*tensor.Dense, error) {
+func (p *Program) input(name string) (*inputSlot, error) {
 	for _, in := range p.g.inputs {
 		if in.name == name {
-			return in.value, nil
+			return in, nil
 		}
 	}
 	return nil, fmt.Errorf("graph: no input %q (inputs: %s): %w", name, strings.Join(p.InputNames(), ", "), ErrUnknown)
+}
+
+// Input returns the program's own buffer of the named input. Write the next
+// run's values into it in place; its shape and dtype are fixed. If the
+// input was bound to another tensor by Bind, Input binds it back to this
+// buffer.
+func (p *Program) Input(name string) (*tensor.Dense, error) {
+	in, err := p.input(name)
+	if err != nil {
+		return nil, err
+	}
+	t, err := in.buffer(p.g.dtype)
+	if err != nil {
+		return nil, err
+	}
+	if in.bound != t {
+		if err := p.bindInput(in, t); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// Bind makes the named input read t itself, without a copy, until the
+// next Bind or Input call for it. t must have the input's dtype and shape;
+// the program never writes into it, and t must not change while Run runs.
+// A full batch binds the dataset's own tensor this way.
+func (p *Program) Bind(name string, t *tensor.Dense) error {
+	in, err := p.input(name)
+	if err != nil {
+		return err
+	}
+	if t == nil {
+		return fmt.Errorf("graph: bind %q: nil tensor: %w", name, ErrShape)
+	}
+	if t == in.bound && t != in.own {
+		return nil // Run checks the bound tensor's shape and buffer
+	}
+	if t.Dtype() != p.g.dtype {
+		return fmt.Errorf("graph: bind %q: tensor is %v, input is %v: %w", name, t.Dtype(), p.g.dtype, ErrDType)
+	}
+	if !slices.Equal([]int(t.Shape()), in.shape) {
+		return fmt.Errorf("graph: bind %q: tensor has shape %v, input %v: %w", name, t.Shape(), in.shape, ErrShape)
+	}
+	if !t.IsNativelyAccessible() || t.IsView() || t.DataSize() != vmSize(in.shape) {
+		return fmt.Errorf("graph: bind %q: tensor is a view or not in memory; bind a contiguous tensor: %w", name, ErrShape)
+	}
+	return p.bindInput(in, t)
+}
+
+// Reads returns the tensor the named input reads on the next Run: the
+// program's own buffer or the tensor given to Bind (nil before either).
+func (p *Program) Reads(name string) (*tensor.Dense, error) {
+	in, err := p.input(name)
+	if err != nil {
+		return nil, err
+	}
+	return in.bound, nil
+}
+
+func (p *Program) bindInput(in *inputSlot, t *tensor.Dense) error {
+	if p.own != nil {
+		if err := p.own.bind(in.node, t); err != nil {
+			return err
+		}
+	} else if p.vm != nil || p.machine == TapeMachine {
+		err := Guard("graph: bind "+in.name, func() error { return gorgonia.Let(in.node, t) })
+		if err != nil {
+			return err
+		}
+	}
+	in.bound = t
+	return nil
 }
 
 // InputNames returns the names of the program's inputs, in declaration order.
@@ -205,11 +393,11 @@ func (p *Program) InputNames() []string {
 
 // InputShape returns the shape of the named input, or nil.
 func (p *Program) InputShape(name string) []int {
-	buf, err := p.Input(name)
+	in, err := p.input(name)
 	if err != nil {
 		return nil
 	}
-	return slices.Clone([]int(buf.Shape()))
+	return slices.Clone(in.shape)
 }
 
 // Feed copies t into the named input after checking its dtype and shape.
@@ -238,18 +426,23 @@ func (p *Program) Feed(name string, t *tensor.Dense) error {
 	})
 }
 
-// Run executes the program once on the current inputs: it checks every
-// input buffer's shape and dtype, resets the tape machine (gorgonia returns
-// the previous run's values without it) and runs it, then copies each
-// parameter's gradient into Param.Grad.
+// Run executes the program once on the current inputs and writes each
+// parameter's gradient into Param.Grad. It checks every input's shape and
+// dtype first (an input never written is all zeros). On descent's VM it
+// allocates nothing; on the tape machine it resets the machine (gorgonia
+// returns the previous run's values without it) and runs it.
 func (p *Program) Run() error {
 	if p.vm == nil {
 		return errors.New("graph: program is closed")
 	}
 	for _, in := range p.g.inputs {
-		want := in.node.Shape()
-		if in.value.Dtype() != p.g.dtype || !in.value.Shape().Eq(want) {
-			return fmt.Errorf("graph: input %q is %v %v, want %v %v: %w", in.name, in.value.Dtype(), in.value.Shape(), p.g.dtype, want, ErrShape)
+		if in.bound == nil {
+			if _, err := p.Input(in.name); err != nil {
+				return err
+			}
+		}
+		if in.bound.Dtype() != p.g.dtype || !slices.Equal([]int(in.bound.Shape()), in.shape) {
+			return fmt.Errorf("graph: input %q is %v %v, want %v %v: %w", in.name, in.bound.Dtype(), in.bound.Shape(), p.g.dtype, in.shape, ErrShape)
 		}
 	}
 	for _, prm := range p.g.params {
@@ -257,27 +450,47 @@ func (p *Program) Run() error {
 			return fmt.Errorf("graph: parameter %s changed dtype: %w", prm.name, ErrDType)
 		}
 	}
-	err := Guard("graph: run", func() error {
-		p.vm.Reset()
-		return p.vm.RunAll()
-	})
-	if err != nil {
+	if p.own != nil {
+		if err := p.own.check(); err != nil {
+			return err
+		}
+	}
+	if err := p.runMachine(); err != nil {
 		return fmt.Errorf("graph: run: %w", err)
 	}
 	if p.lossOut != nil {
-		v, err := scalarValue(p.lossOut.into)
-		if err != nil {
-			return fmt.Errorf("graph: reading the loss: %w", err)
+		if p.own != nil {
+			p.lossVal, _ = p.own.scalar(p.loss)
+		} else {
+			v, err := scalarValue(p.lossOut.into)
+			if err != nil {
+				return fmt.Errorf("graph: reading the loss: %w", err)
+			}
+			p.lossVal = v
 		}
-		p.lossVal = v
 	}
-	for i, slot := range p.grads {
-		if slot.into != p.wrt[i].grad {
-			return fmt.Errorf("graph: gradient of %s was not written in place", p.wrt[i].name)
+	if p.own == nil {
+		for i, slot := range p.grads {
+			if slot.into != p.wrt[i].grad {
+				return fmt.Errorf("graph: gradient of %s was not written in place", p.wrt[i].name)
+			}
 		}
 	}
 	p.ran = true
 	return nil
+}
+
+// runMachine runs the machine once, turning a panic into a *PanicError.
+func (p *Program) runMachine() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Op: "graph: run", Value: r}
+		}
+	}()
+	if p.own == nil {
+		p.vm.Reset()
+	}
+	return p.vm.RunAll()
 }
 
 // Loss returns the loss computed by the last Run (0 before any run or for a
@@ -324,16 +537,21 @@ func (p *Program) Scalar(name string) (float64, error) {
 	if !p.ran {
 		return 0, fmt.Errorf("graph: output %q read before the program ran", name)
 	}
+	if p.own != nil && s.node.IsScalar() {
+		if v, ok := p.own.scalar(s.node); ok {
+			return v, nil
+		}
+	}
 	return scalarValue(s.into)
 }
 
-// Close releases the tape machine.
+// Close releases the machine and its buffers.
 func (p *Program) Close() error {
 	if p.vm == nil {
 		return nil
 	}
 	err := Guard("graph: close", p.vm.Close)
-	p.vm = nil
+	p.vm, p.own = nil, nil
 	return err
 }
 

@@ -28,7 +28,7 @@ var activations = map[string]activation{
 	"elu":        {apply: graph.ELU, alpha: 1.0},
 	"softplus":   {apply: func(x *graph.Node, _ float64) *graph.Node { return graph.Softplus(x) }},
 	"softmax":    {apply: func(x *graph.Node, _ float64) *graph.Node { return graph.Softmax(x) }},
-	"step": {apply: func(x *graph.Node, _ float64) *graph.Node { return graph.Step(x) }, nonDiff: true,
+	"step": {apply: func(x *graph.Node, _ float64) *graph.Node { return graph.Heaviside(x) }, nonDiff: true,
 		instead: `use "sigmoid" (its smooth version) for gradient descent, or train the step neuron with the perceptron rule`},
 }
 

@@ -1,6 +1,12 @@
 package nn
 
 import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
 	"github.com/descentlab/descent/graph"
 	"github.com/descentlab/descent/optim"
 )
@@ -14,7 +20,8 @@ type Training struct {
 	// History is the record so far (the current epoch's record is appended
 	// before OnEpochEnd is called).
 	History *History
-	// Epoch is the current epoch, from 1; Step the last step, from 1.
+	// Epoch is the current epoch, from 1 (in OnTrainBegin, the epoch about
+	// to run); Step the last step, from 1.
 	Epoch, Step int
 	// Config is a copy of the configuration Fit was called with (the
 	// Checkpoint callback records it).
@@ -23,6 +30,10 @@ type Training struct {
 	m    *Sequential
 	stop bool
 }
+
+// StepInEpoch returns the number of steps done in the current epoch: more
+// than 0 in OnTrainBegin when Fit resumes in the middle of an epoch.
+func (t *Training) StepInEpoch() int { return t.m.state.StepInEpoch }
 
 // Stop ends training after the current step (from OnStepEnd or
 // OnGradients) or epoch (from OnEpochEnd). Fit then returns without error.
@@ -44,8 +55,9 @@ func (t *Training) SetLRScale(s float64) { t.m.state.LRScale = s }
 func (t *Training) Params() []*graph.Param { return t.m.params }
 
 // Callback observes training at the end of every epoch. A callback may also
-// implement any of TrainBeginCallback, StepCallback, GradientCallback and
-// TrainEndCallback. Returning ErrStopped (or calling Training.Stop) ends
+// implement any of TrainBeginCallback, StepCallback, GradientCallback,
+// NonFiniteCallback and TrainEndCallback. Package nn/callbacks has Keras's
+// (EarlyStopping, CSVLogger, ...), nn/persist the Checkpoint callback. Returning ErrStopped (or calling Training.Stop) ends
 // training normally; any other error aborts Fit with that error.
 type Callback interface {
 	OnEpochEnd(t *Training, rec *EpochRecord) error
@@ -89,3 +101,104 @@ func (f StepFunc) OnStepEnd(t *Training, rec StepRecord) error { return f(t, rec
 
 // OnEpochEnd implements Callback.
 func (f StepFunc) OnEpochEnd(*Training, *EpochRecord) error { return nil }
+
+// NonFiniteCallback is implemented by callbacks that decide what a NaN or
+// infinite batch loss does. Fit calls OnNonFiniteLoss, before applying the
+// step, with the step's record (its Loss the non-finite value) and the error
+// Fit would return. If a callback returns ErrStopped or calls
+// Training.Stop, Fit ends cleanly: the step is not applied, and the epoch in
+// progress is recorded with the non-finite loss and then passed to the
+// OnEpochEnd callbacks. A nil return leaves the decision to the next
+// callback; without any, Fit returns err.
+type NonFiniteCallback interface {
+	OnNonFiniteLoss(t *Training, rec StepRecord, err error) error
+}
+
+// onNonFinite asks the callbacks what to do about a non-finite loss: stop is
+// true to end cleanly; otherwise Fit returns ret.
+func onNonFinite(t *Training, cbs []Callback, rec StepRecord, err error) (stop bool, ret error) {
+	for _, cb := range cbs {
+		c, ok := cb.(NonFiniteCallback)
+		if !ok {
+			continue
+		}
+		switch e := c.OnNonFiniteLoss(t, rec, err); {
+		case errors.Is(e, ErrStopped):
+			t.stop = true
+		case e != nil:
+			return false, e
+		}
+		if t.stop {
+			return true, nil
+		}
+	}
+	return false, err
+}
+
+// Monitor is a quantity of the epoch records that a callback watches, and
+// which way is better: Keras's monitor and mode arguments, shared by
+// EarlyStopping, ReduceLROnPlateau and the Checkpoint callback.
+type Monitor struct {
+	// Name is "loss" or a metric name ("accuracy", "val_loss"). If empty,
+	// "val_loss".
+	Name string
+	// Mode is "min", "max" or "auto" (the zero value): "max" when Name
+	// contains "acc", "min" otherwise.
+	Mode string
+}
+
+// Quantity returns Name, or "val_loss" if it is empty.
+func (m Monitor) Quantity() string {
+	if m.Name == "" {
+		return "val_loss"
+	}
+	return m.Name
+}
+
+// Max reports whether higher values are better, resolving "auto" as Keras
+// does; an unknown mode is an error wrapping ErrConfig.
+func (m Monitor) Max() (bool, error) {
+	switch m.Mode {
+	case "min":
+		return false, nil
+	case "max":
+		return true, nil
+	case "", "auto":
+		return strings.Contains(m.Quantity(), "acc"), nil
+	}
+	return false, fmt.Errorf("mode %q, want min, max or auto: %w", m.Mode, ErrConfig)
+}
+
+// Value returns the quantity in an epoch record; a name that is not
+// recorded is an error listing those that are.
+func (m Monitor) Value(rec *EpochRecord) (float64, error) {
+	name := m.Quantity()
+	if name == "loss" {
+		return rec.Loss, nil
+	}
+	if v, ok := rec.Metrics[name]; ok {
+		return v, nil
+	}
+	have := []string{"loss"}
+	for k := range rec.Metrics {
+		have = append(have, k)
+	}
+	slices.Sort(have)
+	return 0, fmt.Errorf("monitor %q is not recorded (have %s; val_ names need validation data) at epoch %d: %w", name, strings.Join(have, ", "), rec.Epoch, ErrConfig)
+}
+
+// Improves reports whether v is better than best by more than minDelta
+// (lower in "min" mode, higher in "max"); NaN never improves, and
+// anything but NaN improves on a NaN best (no value yet).
+func (m Monitor) Improves(v, best, minDelta float64) bool {
+	if math.IsNaN(v) {
+		return false
+	}
+	if math.IsNaN(best) {
+		return true
+	}
+	if up, _ := m.Max(); up {
+		return v > best+minDelta
+	}
+	return v < best-minDelta
+}

@@ -1,5 +1,7 @@
-// Package nn is descent's Keras-like facade: layers (Dense, Activation),
-// activations, losses, metrics, the Sequential model and its one trainer.
+// Package nn is descent's Keras-like facade: the layer contract and the
+// built-in layers (Dense, Activation, Dropout), activations, weight
+// regularizers, losses, metrics, the Sequential model and its one trainer
+// (Fit, Evaluate, TrainStep, the callback interfaces and History).
 //
 // A model is declared in a few lines, compiled with a loss and an optimizer,
 // and trained with Fit by full-batch, stochastic or minibatch gradient
@@ -16,18 +18,25 @@
 //
 // Every network is a set of gorgonia expression graphs built through package
 // graph, one per batch shape (the training batch, the ragged last batch,
-// prediction), all sharing the model's parameter tensors. Gradients come
-// from gorgonia's symbolic differentiation and run on its tape machine.
+// evaluation, prediction), all sharing the model's parameter tensors.
+// Gradients come from gorgonia's symbolic differentiation: regularization
+// penalties are part of the differentiated loss, and Dropout multiplies by
+// a mask that is a per-step input of the training graph.
+//
+// Around nn, its subpackages: nn/keras writes and reads the architecture as
+// Keras JSON; nn/persist saves and loads weights, models and checkpoints;
+// nn/callbacks has Keras's standard callbacks; nn/study runs comparison
+// studies. nn imports none of them.
 //
 // # Guarantees
 //
 // Bad input (mismatched rows, wrong widths, NaN or Inf, empty data, unknown
-// names, non-positive epochs or batch sizes, wrong dtypes, use before build)
-// returns an error naming what was wrong and where; nothing panics across
-// the API. The same seed and configuration give bit-identical weights and
-// History: one seed fans out into independent streams for initialisation
-// and shuffling, so changing the batch size never changes the initial
-// weights.
+// names, non-positive epochs or batch sizes, wrong dtypes, use before build,
+// settings that cannot apply) returns an error naming what was wrong and
+// where; nothing panics across the API. The same seed and configuration give
+// bit-identical weights and History: one seed fans out into independent
+// streams for initialisation, shuffling and dropout, so changing the batch
+// size never changes the initial weights.
 //
-// nn imports graph, optim and data; none of them imports nn.
+// May import: graph, optim, data.
 package nn

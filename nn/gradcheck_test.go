@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -85,6 +86,69 @@ func TestGradientChecks(t *testing.T) {
 					if r.Index < 0 {
 						t.Fatalf("parameter %s was not checked", r.Param)
 					}
+				}
+			})
+		}
+	}
+}
+
+// TestGradientChecksDropoutAndPenalties checks the gradient through Dropout
+// with a fixed mask (the trainer fills it once; the checker's runs reuse
+// it) and of L1, L2 and L1L2 penalties on kernels and biases, in both
+// dtypes, with the tolerances of TestGradientChecks. The mask is checked to
+// drop some values and keep others, so the check covers both.
+func TestGradientChecksDropoutAndPenalties(t *testing.T) {
+	for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
+		for _, noise := range [][]int{nil, {0, 1}, {1, 0}} {
+			t.Run(fmt.Sprintf("%v/noise=%v", dt, noise), func(t *testing.T) {
+				const n, in, hid, k = 6, 3, 5, 3
+				m := NewSequential(
+					&Dense{Units: hid, InputDim: in, Activation: "tanh", KernelRegularizer: L1L2{L1: 0.01, L2: 0.02}, BiasRegularizer: L1(0.03),
+						BiasInitializer: graph.RandomUniform{Min: -0.5, Max: 0.5}},
+					&Dropout{Rate: 0.4, NoiseShape: noise},
+					&Dense{Units: k, Activation: "softmax", KernelRegularizer: L2(0.05), BiasRegularizer: L2(0.01)},
+				)
+				if err := m.Compile(CompileConfig{Loss: "categorical_crossentropy", Optimizer: optim.NewSGD(0.1), Seed: 8, DType: dt}); err != nil {
+					t.Fatal(err)
+				}
+				p, err := m.program(progTrain, n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(p.noise) != 1 {
+					t.Fatalf("%d noise inputs, want 1 (the Dropout mask)", len(p.noise))
+				}
+				rng := rand.New(rand.NewPCG(2, 3))
+				xs, ys := make([]float64, n*in), make([]float64, n*k)
+				for i := range xs {
+					xs[i] = 2*rng.Float64() - 1
+				}
+				for r := range n {
+					ys[r*k+rng.IntN(k)] = 1
+				}
+				xb, _ := p.Input("x")
+				yb, _ := p.Input("y")
+				if err := graph.WriteFloat64s(xb, xs); err != nil {
+					t.Fatal(err)
+				}
+				if err := graph.WriteFloat64s(yb, ys); err != nil {
+					t.Fatal(err)
+				}
+				if err := p.fillNoise(rng); err != nil {
+					t.Fatal(err)
+				}
+				mask := graph.ReadFloat64s(p.noise[0].buf, nil)
+				zeros := 0
+				for _, v := range mask {
+					if v == 0 {
+						zeros++
+					}
+				}
+				if zeros == 0 || zeros == len(mask) {
+					t.Fatalf("mask %v drops %d of %d values: draw another", mask, zeros, len(mask))
+				}
+				if _, err := p.CheckGradients(graph.GradCheck{}); err != nil {
+					t.Fatal(err)
 				}
 			})
 		}

@@ -8,15 +8,22 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Layer is one stage of a Sequential model. Dense and Activation are the
-// built-in layers; a type that implements Layer can be added to a model too.
+// Layer is one stage of a Sequential model, and the whole contract a layer
+// fulfils: a type that implements it is built, trained, summarised and
+// saved (Keras JSON, safetensors weights, checkpoints) like the built-in
+// Dense, Activation and Dropout, which use nothing else. To be loaded by
+// its Keras class name it also needs a LayerDecoder in the LayerRegistry
+// given to the loader; to be a model's first layer it implements
+// InputWidther. Embed LayerBase for the name and parameters.
 type Layer interface {
 	// Name returns the layer's name, unique in its model ("dense_1"). It is
-	// empty until the model assigns one or SetName is called.
+	// empty until the model assigns one or SetName is called. Weight names
+	// begin with it ("dense_1/kernel").
 	Name() string
 	// SetName sets the layer's name.
 	SetName(name string)
-	// ClassName returns the Keras class name ("Dense").
+	// ClassName returns the layer's class name, as the summary shows it and
+	// the model names the layer ("Dense" gives "dense_1").
 	ClassName() string
 	// OutputWidth validates the layer's configuration for an input of width
 	// in and returns the width of its output.
@@ -24,13 +31,34 @@ type Layer interface {
 	// ParamCount returns the number of learnable values for an input of
 	// width in, without building anything.
 	ParamCount(in int) int
-	// Build creates the layer's parameters for an input of width in.
+	// Build creates the layer's parameters for an input of width in,
+	// drawing any random initial values from ctx.RNG (see
+	// BuildContext.Weight).
 	Build(in int, ctx BuildContext) error
-	// Params returns the layer's parameters (nil before Build).
+	// Params returns the layer's parameters in a fixed order (nil before
+	// Build). They are the model's weights: saved under their names with
+	// ":0" appended, as Keras names weights.
 	Params() []*graph.Param
-	// Forward adds the layer's computation on x [batch, in] to x's graph.
-	// training is true in the graphs used by Fit.
-	Forward(x *graph.Node, training bool) *graph.Node
+	// Forward adds the layer's computation on x [batch, in] to x's graph and
+	// returns its output [batch, out]. ctx says which graph it builds (a
+	// training step, an evaluation, a prediction) and takes the layer's
+	// penalties and per-step random inputs.
+	Forward(x *graph.Node, ctx *ForwardContext) *graph.Node
+	// Config returns the Keras class name written in the layer's
+	// "class_name" (usually ClassName) and its configuration: the keys of
+	// Keras's get_config() other than name, trainable, batch_input_shape
+	// and dtype, which the writer adds.
+	Config() (class string, cfg Config, err error)
+}
+
+// InputWidther is implemented by layers that can be a model's first layer:
+// they carry the model's input width, Keras's input_dim (written as
+// batch_input_shape [null, width]).
+type InputWidther interface {
+	// InputWidth returns the declared input width, or 0.
+	InputWidth() int
+	// SetInputWidth declares the input width.
+	SetInputWidth(in int)
 }
 
 // BuildContext is what a layer needs to create its parameters.
@@ -41,38 +69,104 @@ type BuildContext struct {
 	RNG *rand.Rand
 }
 
-// logitLayer is implemented by layers ending in an activation, so that a
-// loss can use the values before it (softmax + cross-entropy through a
-// stable log-softmax).
-type logitLayer interface {
-	forwardLogits(x *graph.Node, training bool) (logits *graph.Node, act string, alpha float64)
+// Weight creates the parameter "<layer>/<name>" of the context's dtype and
+// the given shape, and fills it with init drawing from RNG.
+func (c BuildContext) Weight(layer, name string, init graph.Initializer, shape ...int) (*graph.Param, error) {
+	p, err := graph.NewParam(layer+"/"+name, c.DType, shape...)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Init(init, c.RNG); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
-// inputWidther is implemented by layers that can declare the model's input
-// width (Dense.InputDim).
-type inputWidther interface {
-	InputWidth() int
+// ForwardContext is what a layer's Forward knows of the graph it builds,
+// and how it adds to the graph more than its output.
+type ForwardContext struct {
+	// Training is true in the graphs of training steps (Fit, TrainStep):
+	// Dropout is active there only.
+	Training bool
+	// Loss is true in graphs that compute the loss (training steps and
+	// Evaluate), false in Predict's: penalties are needed only there.
+	Loss bool
+
+	losses []*graph.Node
+	noise  []noiseInput
 }
 
-// layerBase holds the name and parameters every layer has.
-type layerBase struct {
+// NoiseFunc fills a per-step random input: dst is its values, row-major,
+// and rng the model's dropout stream.
+type NoiseFunc func(dst []float64, rng *rand.Rand)
+
+type noiseInput struct {
+	name string
+	fill NoiseFunc
+}
+
+// AddLoss adds the scalar l to the loss the model minimises and reports, as
+// Keras's Layer.add_loss: regularization penalties. It is used only when
+// Loss is true; check Loss before building l, so that Predict's graph does
+// not compute it.
+func (c *ForwardContext) AddLoss(l *graph.Node) {
+	if c.Loss {
+		c.losses = append(c.losses, l)
+	}
+}
+
+// Noise adds to g a random input of the given shape, named
+// "noise/<name>", which the trainer fills with fill before every training
+// step, drawing from the model's dropout stream; it is how Dropout draws
+// its mask while gradients stay symbolic (the mask is data, like x). It is
+// valid only when Training is true.
+func (c *ForwardContext) Noise(g *graph.Graph, name string, shape []int, fill NoiseFunc) *graph.Node {
+	if !c.Training {
+		return g.Fail(fmt.Errorf("nn: noise input %q in a graph that does not train: %w", name, ErrConfig))
+	}
+	n := g.Input("noise/"+name, shape...)
+	c.noise = append(c.noise, noiseInput{name: "noise/" + name, fill: fill})
+	return n
+}
+
+// LayerBase holds the name and parameters every layer has; embed it to
+// implement Name, SetName and Params.
+type LayerBase struct {
 	name   string
 	params []*graph.Param
 }
 
 // Name implements Layer.
-func (b *layerBase) Name() string { return b.name }
+func (b *LayerBase) Name() string { return b.name }
 
 // SetName implements Layer.
-func (b *layerBase) SetName(name string) { b.name = name }
+func (b *LayerBase) SetName(name string) { b.name = name }
 
 // Params implements Layer.
-func (b *layerBase) Params() []*graph.Param { return b.params }
+func (b *LayerBase) Params() []*graph.Param { return b.params }
+
+// SetParams sets what Params returns; Build calls it.
+func (b *LayerBase) SetParams(ps ...*graph.Param) { b.params = ps }
+
+// The compiler checks the built-in layers against the contract.
+var (
+	_ Layer        = (*Dense)(nil)
+	_ InputWidther = (*Dense)(nil)
+	_ Layer        = (*Activation)(nil)
+	_ Layer        = (*Dropout)(nil)
+)
+
+// logitLayer is implemented by layers ending in an activation, so that a
+// loss can use the values before it (softmax + cross-entropy through a
+// stable log-softmax).
+type logitLayer interface {
+	forwardLogits(x *graph.Node, ctx *ForwardContext) (logits *graph.Node, act string, alpha float64)
+}
 
 // Dense is a fully connected layer: y = activation(x·W + b), with W of shape
 // [in, Units] (Keras's layout) and b of shape [Units].
 type Dense struct {
-	layerBase
+	LayerBase
 	// Units is the output width; it must be positive.
 	Units int
 	// InputDim is the input width. Required on a model's first layer,
@@ -91,13 +185,21 @@ type Dense struct {
 	KernelInitializer graph.Initializer
 	// BiasInitializer initialises b. If nil, zeros.
 	BiasInitializer graph.Initializer
+	// KernelRegularizer and BiasRegularizer, if set, add their penalties on
+	// W and b to the loss (Keras's kernel_regularizer and
+	// bias_regularizer), for example nn.L2(0.01).
+	KernelRegularizer Regularizer
+	BiasRegularizer   Regularizer
 }
 
 // ClassName implements Layer.
 func (d *Dense) ClassName() string { return "Dense" }
 
-// InputWidth returns InputDim.
+// InputWidth implements InputWidther.
 func (d *Dense) InputWidth() int { return d.InputDim }
+
+// SetInputWidth implements InputWidther.
+func (d *Dense) SetInputWidth(in int) { d.InputDim = in }
 
 // OutputWidth implements Layer.
 func (d *Dense) OutputWidth(in int) (int, error) {
@@ -112,6 +214,13 @@ func (d *Dense) OutputWidth(in int) (int, error) {
 	}
 	if _, _, err := lookupActivation(d.Activation); err != nil {
 		return 0, err
+	}
+	for _, r := range []Regularizer{d.KernelRegularizer, d.BiasRegularizer} {
+		if v, ok := r.(interface{ Validate() error }); ok {
+			if err := v.Validate(); err != nil {
+				return 0, err
+			}
+		}
 	}
 	return d.Units, nil
 }
@@ -129,32 +238,31 @@ func (d *Dense) Build(in int, ctx BuildContext) error {
 	if _, err := d.OutputWidth(in); err != nil {
 		return err
 	}
-	kinit, binit := d.KernelInitializer, d.BiasInitializer
-	if kinit == nil {
-		kinit = graph.GlorotUniform{}
-	}
-	if binit == nil {
-		binit = graph.ZerosInit{}
-	}
-	w, err := graph.NewParam(d.name+"/kernel", ctx.DType, in, d.Units)
+	kinit, binit := d.initializers()
+	w, err := ctx.Weight(d.name, "kernel", kinit, in, d.Units)
 	if err != nil {
 		return err
 	}
-	if err := w.Init(kinit, ctx.RNG); err != nil {
-		return err
-	}
-	d.params = []*graph.Param{w}
+	d.SetParams(w)
 	if !d.NoBias {
-		b, err := graph.NewParam(d.name+"/bias", ctx.DType, d.Units)
+		b, err := ctx.Weight(d.name, "bias", binit, d.Units)
 		if err != nil {
 			return err
 		}
-		if err := b.Init(binit, ctx.RNG); err != nil {
-			return err
-		}
-		d.params = append(d.params, b)
+		d.SetParams(w, b)
 	}
 	return nil
+}
+
+func (d *Dense) initializers() (kernel, bias graph.Initializer) {
+	kernel, bias = d.KernelInitializer, d.BiasInitializer
+	if kernel == nil {
+		kernel = graph.GlorotUniform{}
+	}
+	if bias == nil {
+		bias = graph.Zeros{}
+	}
+	return kernel, bias
 }
 
 // Kernel returns W, or nil before Build.
@@ -173,28 +281,165 @@ func (d *Dense) Bias() *graph.Param {
 	return d.params[1]
 }
 
-func (d *Dense) forwardLogits(x *graph.Node, _ bool) (*graph.Node, string, float64) {
+func (d *Dense) forwardLogits(x *graph.Node, ctx *ForwardContext) (*graph.Node, string, float64) {
 	if len(d.params) == 0 {
 		return x.Graph().Fail(fmt.Errorf("layer %s: %w", d.name, ErrNotBuilt)), "linear", 0
 	}
 	g := x.Graph()
+	w := g.Param(d.params[0])
 	var b *graph.Node
 	if len(d.params) > 1 {
 		b = g.Param(d.params[1])
 	}
-	return graph.Dense(x, g.Param(d.params[0]), b), d.Activation, d.Alpha
+	if ctx.Loss && d.KernelRegularizer != nil {
+		ctx.AddLoss(d.KernelRegularizer.Penalty(w))
+	}
+	if ctx.Loss && d.BiasRegularizer != nil && b != nil {
+		ctx.AddLoss(d.BiasRegularizer.Penalty(b))
+	}
+	return graph.Dense(x, w, b), d.Activation, d.Alpha
 }
 
 // Forward implements Layer.
-func (d *Dense) Forward(x *graph.Node, training bool) *graph.Node {
-	z, act, alpha := d.forwardLogits(x, training)
+func (d *Dense) Forward(x *graph.Node, ctx *ForwardContext) *graph.Node {
+	z, act, alpha := d.forwardLogits(x, ctx)
 	return applyActivation(z, act, alpha)
+}
+
+// Config implements Layer: Keras 2.2.4's Dense config, the activation
+// inside. An activation alpha Keras's name does not imply (leaky_relu's,
+// or elu's other than 1) is written under the descent-specific key
+// "descent_alpha", which Keras does not read.
+func (d *Dense) Config() (string, Config, error) {
+	_, act, err := lookupActivation(d.Activation)
+	if err != nil {
+		return "", nil, err
+	}
+	kinit, binit := d.initializers()
+	kj, err := InitializerConfig(kinit)
+	if err != nil {
+		return "", nil, fmt.Errorf("kernel_initializer: %w", err)
+	}
+	bj, err := InitializerConfig(binit)
+	if err != nil {
+		return "", nil, fmt.Errorf("bias_initializer: %w", err)
+	}
+	var regs [2]any
+	for i, r := range []Regularizer{d.KernelRegularizer, d.BiasRegularizer} {
+		if r != nil {
+			c, err := r.Config()
+			if err != nil {
+				return "", nil, err
+			}
+			regs[i] = c
+		}
+	}
+	cfg := Config{
+		{"units", d.Units},
+		{"activation", act},
+		{"use_bias", !d.NoBias},
+		{"kernel_initializer", kj},
+		{"bias_initializer", bj},
+		{"kernel_regularizer", regs[0]},
+		{"bias_regularizer", regs[1]},
+		{"activity_regularizer", nil},
+		{"kernel_constraint", nil},
+		{"bias_constraint", nil},
+	}
+	if alpha, ok := extraAlpha(act, d.Alpha); ok {
+		cfg = append(cfg, Field{descentAlphaKey, alpha})
+	}
+	return "Dense", cfg, nil
+}
+
+// descentAlphaKey is the descent-specific config key holding an
+// activation's alpha where Keras has no place for it.
+const descentAlphaKey = "descent_alpha"
+
+// extraAlpha returns the alpha to write under descent_alpha for an
+// activation name, if Keras's name alone does not imply it.
+func extraAlpha(act string, alpha float64) (float64, bool) {
+	if alpha == 0 {
+		alpha = activations[act].alpha
+	}
+	switch act {
+	case "leaky_relu":
+		return alpha, true
+	case "elu":
+		return alpha, alpha != 1
+	}
+	return 0, false
+}
+
+func decodeDense(c *ConfigReader) (Layer, error) {
+	d := &Dense{}
+	act, useBias := "linear", true
+	err := firstErr(
+		c.Read("input_dim", &d.InputDim), // Keras 1's spelling of the input width
+		c.Require("units", &d.Units),
+		c.Read("activation", &act),
+		c.Read("use_bias", &useBias),
+	)
+	if err != nil {
+		return nil, err
+	}
+	if d.Units <= 0 {
+		return nil, c.Errorf(ErrFormat, "units %d must be positive", d.Units)
+	}
+	d.NoBias = !useBias
+	if d.Activation, d.Alpha, err = c.activation(act); err != nil {
+		return nil, err
+	}
+	if d.KernelInitializer, err = c.Initializer("kernel_initializer"); err != nil {
+		return nil, err
+	}
+	if d.BiasInitializer, err = c.Initializer("bias_initializer"); err != nil {
+		return nil, err
+	}
+	if d.KernelRegularizer, err = c.Regularizer("kernel_regularizer"); err != nil {
+		return nil, err
+	}
+	if d.BiasRegularizer, err = c.Regularizer("bias_regularizer"); err != nil {
+		return nil, err
+	}
+	return d, firstErr(
+		c.Null("activity_regularizer", "activity regularizers"),
+		c.Null("kernel_constraint", "weight constraints"),
+		c.Null("bias_constraint", "weight constraints"),
+	)
+}
+
+// activation checks a Keras activation name against descent's and reads
+// descent_alpha; leaky_relu or elu with alpha 0 are relu.
+func (c *ConfigReader) activation(name string) (string, float64, error) {
+	_, key, err := lookupActivation(name)
+	if err != nil {
+		return "", 0, c.Errorf(ErrUnsupported, "%v", err)
+	}
+	var alpha *float64
+	var a float64
+	found, err := c.Get(descentAlphaKey, &a)
+	if err != nil {
+		return "", 0, err
+	}
+	if found {
+		alpha = &a
+	}
+	switch {
+	case alpha == nil:
+		return key, 0, nil
+	case key != "leaky_relu" && key != "elu":
+		return "", 0, c.Errorf(ErrFormat, "%s given for activation %q, which has no alpha", descentAlphaKey, key)
+	case *alpha == 0:
+		return "relu", 0, nil
+	}
+	return key, *alpha, nil
 }
 
 // Activation applies an activation function to its input; it has no
 // parameters.
 type Activation struct {
-	layerBase
+	LayerBase
 	// Fn names the function (see ActivationNames): linear, sigmoid, tanh,
 	// relu, leaky_relu, elu, softplus, softmax or step.
 	Fn string
@@ -226,13 +471,64 @@ func (a *Activation) Build(in int, _ BuildContext) error {
 	return err
 }
 
-func (a *Activation) forwardLogits(x *graph.Node, _ bool) (*graph.Node, string, float64) {
+func (a *Activation) forwardLogits(x *graph.Node, _ *ForwardContext) (*graph.Node, string, float64) {
 	return x, a.Fn, a.Alpha
 }
 
 // Forward implements Layer.
-func (a *Activation) Forward(x *graph.Node, _ bool) *graph.Node {
+func (a *Activation) Forward(x *graph.Node, _ *ForwardContext) *graph.Node {
 	return applyActivation(x, a.Fn, a.Alpha)
+}
+
+// Config implements Layer. Keras 2.2.4 has no leaky_relu activation and no
+// alpha on an activation name, so leaky_relu is written as Keras's
+// LeakyReLU layer and elu with an alpha other than 1 as its ELU layer.
+func (a *Activation) Config() (string, Config, error) {
+	_, act, err := lookupActivation(a.Fn)
+	if err != nil {
+		return "", nil, err
+	}
+	alpha, extra := extraAlpha(act, a.Alpha)
+	switch {
+	case act == "leaky_relu":
+		return "LeakyReLU", Config{{"alpha", alpha}}, nil
+	case act == "elu" && extra:
+		return "ELU", Config{{"alpha", alpha}}, nil
+	}
+	return "Activation", Config{{"activation", act}}, nil
+}
+
+func decodeActivation(c *ConfigReader) (Layer, error) {
+	var name string
+	if err := c.Require("activation", &name); err != nil {
+		return nil, err
+	}
+	a := &Activation{}
+	var err error
+	a.Fn, a.Alpha, err = c.activation(name)
+	return a, err
+}
+
+// decodeAlphaLayer reads Keras's LeakyReLU (alpha, default 0.3 in Keras 2;
+// Keras 3's negative_slope, default 0.2, is accepted too) and ELU (alpha,
+// default 1) layers as Activation layers.
+func decodeAlphaLayer(c *ConfigReader, fn string, def float64) (Layer, error) {
+	alpha := def
+	if err := c.Read("alpha", &alpha); err != nil {
+		return nil, err
+	}
+	if fn == "leaky_relu" {
+		if err := c.Read("negative_slope", &alpha); err != nil {
+			return nil, err
+		}
+	}
+	if alpha != alpha || alpha > 1e308 || alpha < -1e308 {
+		return nil, c.Errorf(ErrFormat, "alpha %v is not finite", alpha)
+	}
+	if alpha == 0 {
+		return &Activation{Fn: "relu"}, nil
+	}
+	return &Activation{Fn: fn, Alpha: alpha}, nil
 }
 
 func applyActivation(x *graph.Node, name string, alpha float64) *graph.Node {

@@ -15,7 +15,9 @@ import (
 
 // Sequential is a linear stack of layers, Keras's Sequential model. Declare
 // it with NewSequential or Add, then Build (weights only) or Compile (weights,
-// loss, optimizer, metrics), then Fit, Evaluate and Predict.
+// loss, optimizer, metrics), then Fit, Evaluate and Predict. Package
+// nn/persist saves and loads it; nn/keras writes and reads its architecture
+// as Keras JSON.
 //
 // A Sequential owns its parameters and its compiled graphs (one per batch
 // shape and purpose, built on first use and cached). It is not safe for
@@ -35,13 +37,18 @@ type Sequential struct {
 	opt      optim.Optimizer
 	metrics  []Metric
 
-	progs map[progKey]*graph.Program
+	progs map[progKey]*program
 
-	state   trainState // where training stands, for resumption
-	stepIdx []int      // identity row indices for TrainStep
+	state trainState // where training stands, for resumption
 	// PredictBatchSize is the batch size Predict and Evaluate use. If zero,
 	// 256.
 	PredictBatchSize int
+	// Machine runs the model's graphs: graph.DescentVM (the zero value),
+	// descent's own implementation of gorgonia's VM, or gorgonia's
+	// graph.TapeMachine, the reference it is tested against. Both execute the
+	// same gorgonia graph with the same symbolic gradients. It may be changed
+	// between calls; graphs are built per machine.
+	Machine graph.Machine
 }
 
 type progKind int
@@ -53,8 +60,9 @@ const (
 )
 
 type progKey struct {
-	kind  progKind
-	batch int
+	kind    progKind
+	batch   int
+	machine graph.Machine
 }
 
 // NewSequential returns a model made of layers, in order. Problems with the
@@ -130,7 +138,7 @@ func (m *Sequential) shapes() error {
 		return fmt.Errorf("nn: model has no layers: %w", ErrConfig)
 	}
 	in := 0
-	if iw, ok := m.layers[0].(inputWidther); ok {
+	if iw, ok := m.layers[0].(InputWidther); ok {
 		in = iw.InputWidth()
 	}
 	if in <= 0 {
@@ -147,6 +155,15 @@ func (m *Sequential) shapes() error {
 	}
 	m.widths = widths
 	return nil
+}
+
+// Widths returns the input width of each layer followed by the model's
+// output width, or the first problem of the layer stack.
+func (m *Sequential) Widths() ([]int, error) {
+	if err := m.shapes(); err != nil {
+		return nil, err
+	}
+	return append([]int(nil), m.widths...), nil
 }
 
 // InputDim returns the model's input width (0 if the stack is invalid).
@@ -167,9 +184,10 @@ func (m *Sequential) OutputDim() int {
 
 // BuildConfig sets how a model's weights are created.
 type BuildConfig struct {
-	// Seed drives every random choice of the model: initialisation and
-	// shuffling draw from independent streams derived from it, so the same
-	// seed gives the same initial weights whatever the batch size.
+	// Seed drives every random choice of the model: initialisation,
+	// shuffling and dropout draw from independent streams derived from it,
+	// so the same seed gives the same initial weights whatever the batch
+	// size.
 	Seed uint64
 	// DType is tensor.Float32 or tensor.Float64. If zero, float64.
 	DType tensor.Dtype
@@ -194,10 +212,17 @@ func (m *Sequential) Build(cfg BuildConfig) error {
 		if err := l.Build(m.widths[i], BuildContext{DType: dt, RNG: rng}); err != nil {
 			return fmt.Errorf("nn: layer %d (%s): %w", i+1, l.Name(), err)
 		}
-		params = append(params, l.Params()...)
+		for _, p := range l.Params() {
+			for _, q := range params {
+				if q.Name() == p.Name() {
+					return fmt.Errorf("nn: layer %d (%s): weight name %q is already used: %w", i+1, l.Name(), p.Name(), ErrConfig)
+				}
+			}
+			params = append(params, p)
+		}
 	}
 	m.params, m.dtype, m.seed, m.built = params, dt, cfg.Seed, true
-	m.progs = map[progKey]*graph.Program{}
+	m.progs = map[progKey]*program{}
 	m.state = newTrainState(cfg.Seed)
 	return nil
 }
@@ -228,7 +253,9 @@ type CompileConfig struct {
 	// CustomMetrics adds metrics given as values.
 	CustomMetrics []Metric
 	// Seed and DType build the model if it is not built yet (see
-	// BuildConfig); they are ignored for a built model.
+	// BuildConfig). On a built model they cannot apply: left zero they say
+	// nothing, set to another seed or dtype than the model's they are an
+	// error.
 	Seed  uint64
 	DType tensor.Dtype
 }
@@ -240,6 +267,12 @@ type CompileConfig struct {
 func (m *Sequential) Compile(cfg CompileConfig) error {
 	if err := m.shapes(); err != nil {
 		return err
+	}
+	if m.built && cfg.Seed != 0 && cfg.Seed != m.seed {
+		return fmt.Errorf("nn: compile: Seed %d cannot apply: the model is already built with seed %d (leave Seed zero, or build with it): %w", cfg.Seed, m.seed, ErrConfig)
+	}
+	if m.built && cfg.DType != (tensor.Dtype{}) && cfg.DType != m.dtype {
+		return fmt.Errorf("nn: compile: DType %v cannot apply: the model is already built in %v: %w", cfg.DType, m.dtype, ErrConfig)
 	}
 	for i, l := range m.layers {
 		if act, bad := nonDifferentiable(l); bad {
@@ -313,6 +346,12 @@ func (m *Sequential) Loss() Loss { return m.loss }
 // Optimizer returns the compiled optimizer (nil before Compile).
 func (m *Sequential) Optimizer() optim.Optimizer { return m.opt }
 
+// Metrics returns the compiled metrics, in order (nil before Compile).
+func (m *Sequential) Metrics() []Metric { return append([]Metric(nil), m.metrics...) }
+
+// Compiled reports whether the model has a loss and an optimizer.
+func (m *Sequential) Compiled() bool { return m.compiled }
+
 // Close releases the model's compiled graphs. The model stays usable; graphs
 // are rebuilt on demand.
 func (m *Sequential) Close() error {
@@ -332,53 +371,104 @@ func (m *Sequential) closePrograms(kinds ...progKind) {
 }
 
 // forward builds the model on x and returns its output.
-func (m *Sequential) forward(x *graph.Node, training bool) Output {
+func (m *Sequential) forward(x *graph.Node, ctx *ForwardContext) Output {
 	h := x
 	last := len(m.layers) - 1
 	for _, l := range m.layers[:last] {
-		h = l.Forward(h, training)
+		h = l.Forward(h, ctx)
 	}
 	if ll, ok := m.layers[last].(logitLayer); ok {
-		logits, act, alpha := ll.forwardLogits(h, training)
+		logits, act, alpha := ll.forwardLogits(h, ctx)
 		return Output{Pred: applyActivation(logits, act, alpha), Logits: logits, Activation: strings.ToLower(act)}
 	}
-	return Output{Pred: m.layers[last].Forward(h, training)}
+	return Output{Pred: m.layers[last].Forward(h, ctx)}
+}
+
+// program is a compiled graph and the random inputs (dropout masks) to fill
+// before each of its training steps.
+type program struct {
+	*graph.Program
+	noise []noiseBuf
+}
+
+type noiseBuf struct {
+	buf     *tensor.Dense
+	fill    NoiseFunc
+	scratch []float64
+}
+
+// fillNoise draws every random input of the program from rng, in layer
+// order.
+func (p *program) fillNoise(rng *rand.Rand) error {
+	for i := range p.noise {
+		n := &p.noise[i]
+		n.fill(n.scratch, rng)
+		if err := graph.WriteFloat64s(n.buf, n.scratch); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // program returns the cached program of a kind for a batch size, building
-// it on first use.
-func (m *Sequential) program(kind progKind, batch int) (*graph.Program, error) {
-	key := progKey{kind, batch}
+// it on first use. The loss of training and evaluation programs is the
+// compiled loss plus every penalty the layers add (regularizers).
+func (m *Sequential) program(kind progKind, batch int) (*program, error) {
+	key := progKey{kind, batch, m.Machine}
 	if p, ok := m.progs[key]; ok {
 		return p, nil
 	}
 	in, out := m.widths[0], m.widths[len(m.widths)-1]
 	g := graph.New(m.dtype)
 	x := g.Input("x", batch, in)
-	o := m.forward(x, kind == progTrain)
-	spec := graph.Spec{Outputs: map[string]*graph.Node{"pred": o.Pred}}
+	ctx := &ForwardContext{Training: kind == progTrain, Loss: kind != progPredict}
+	o := m.forward(x, ctx)
+	spec := graph.Spec{Outputs: map[string]*graph.Node{"pred": o.Pred}, Machine: m.Machine}
 	if kind != progPredict {
 		y := g.Input("y", batch, out)
 		loss := m.loss.Build(o, y)
+		for _, l := range ctx.losses {
+			loss = graph.Add(loss, l)
+		}
 		if kind == progTrain {
 			spec.Loss, spec.WRT = loss, m.params
 		} else {
 			spec.Outputs["loss"] = loss
 		}
 	}
-	p, err := g.Compile(spec)
+	gp, err := g.Compile(spec)
 	if err != nil {
 		if errors.Is(err, graph.ErrNoGradient) {
 			err = fmt.Errorf("%w: %w", err, ErrNoGradient)
 		}
 		return nil, fmt.Errorf("nn: building the graph for batch %d: %w", batch, err)
 	}
+	p := &program{Program: gp}
+	for _, n := range ctx.noise {
+		buf, err := gp.Input(n.name)
+		if err != nil {
+			return nil, err
+		}
+		p.noise = append(p.noise, noiseBuf{buf: buf, fill: n.fill, scratch: make([]float64, buf.Shape().TotalSize())})
+	}
 	m.progs[key] = p
 	return p, nil
 }
 
-// checkX validates an input matrix against the model.
+// checkX validates an input matrix against the model, values included.
 func (m *Sequential) checkX(what string, x *tensor.Dense) error {
+	if err := m.checkWidth(what, x); err != nil {
+		return err
+	}
+	if ok, i := graph.AllFinite(x); !ok {
+		cols := x.Shape()[1]
+		return fmt.Errorf("nn: %s: input row %d column %d is not finite: %w", what, i/cols, i%cols, ErrNotFinite)
+	}
+	return nil
+}
+
+// checkWidth validates the dtype and shape of an input matrix.
+func (m *Sequential) checkWidth(what string, x *tensor.Dense) error {
 	if !m.built {
 		return fmt.Errorf("nn: %s: %w (call Build or Compile first)", what, ErrNotBuilt)
 	}
@@ -393,10 +483,6 @@ func (m *Sequential) checkX(what string, x *tensor.Dense) error {
 	}
 	if x.Shape()[1] != m.widths[0] {
 		return fmt.Errorf("nn: %s: layer 1 (%s): input width %d, want %d: %w", what, m.layers[0].Name(), x.Shape()[1], m.widths[0], ErrShape)
-	}
-	if ok, i := graph.AllFinite(x); !ok {
-		cols := x.Shape()[1]
-		return fmt.Errorf("nn: %s: input row %d column %d is not finite: %w", what, i/cols, i%cols, ErrNotFinite)
 	}
 	return nil
 }
@@ -416,7 +502,7 @@ func (m *Sequential) Predict(x *tensor.Dense) (*tensor.Dense, error) {
 		return nil, err
 	}
 	rows, in, out := x.Shape()[0], m.widths[0], m.widths[len(m.widths)-1]
-	res, err := graph.Zeros(m.dtype, rows, out)
+	res, err := graph.ZeroTensor(m.dtype, rows, out)
 	if err != nil {
 		return nil, err
 	}
@@ -427,8 +513,9 @@ func (m *Sequential) Predict(x *tensor.Dense) (*tensor.Dense, error) {
 		if err != nil {
 			return nil, err
 		}
-		buf, _ := p.Input("x")
-		copyRows(buf, x, lo, hi, in)
+		if err := bindRows(p.Program, x, lo, hi, in); err != nil {
+			return nil, fmt.Errorf("nn: predict: %w", err)
+		}
 		if err := p.Run(); err != nil {
 			return nil, fmt.Errorf("nn: predict: %w", err)
 		}
@@ -462,6 +549,31 @@ func (m *Sequential) PredictClasses(x *tensor.Dense) ([]int, error) {
 		classes[r] = argmax(row)
 	}
 	return classes, nil
+}
+
+// bindRows makes the program's input "x" read rows [lo, hi) of x (width
+// cols) in place: the whole of x when it is one batch, else a view of its
+// rows. x belongs to the caller and is not written.
+func bindRows(p *graph.Program, x *tensor.Dense, lo, hi, cols int) error {
+	if lo == 0 && hi == x.Shape()[0] {
+		return p.Bind("x", x)
+	}
+	var view *tensor.Dense
+	err := graph.Guard("nn: view of rows", func() error {
+		switch d := x.Data().(type) {
+		case []float64:
+			view = tensor.New(tensor.WithBacking(d[lo*cols:hi*cols:hi*cols]), tensor.WithShape(hi-lo, cols))
+		case []float32:
+			view = tensor.New(tensor.WithBacking(d[lo*cols:hi*cols:hi*cols]), tensor.WithShape(hi-lo, cols))
+		default:
+			return fmt.Errorf("input is %v: %w", x.Dtype(), graph.ErrDType)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return p.Bind("x", view)
 }
 
 // copyRows copies rows [lo, hi) of src (width cols) into the start of dst.

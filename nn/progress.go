@@ -15,7 +15,7 @@ type progress struct {
 	tty     bool
 	epochs  int
 	rows    int
-	names   []string
+	names   []string // after the loss: metrics, then val_loss and val_ metrics
 	last    time.Time
 	started time.Time
 	buf     strings.Builder
@@ -63,8 +63,8 @@ func (p *progress) step(rows int64, lossSum float64, metricSums []float64) {
 	p.last = time.Now()
 	p.buf.Reset()
 	fmt.Fprintf(&p.buf, "\r%d/%d %s - loss: %.4f", rows, p.rows, bar(int(rows), p.rows), lossSum/float64(rows))
-	for i, n := range p.names {
-		fmt.Fprintf(&p.buf, " - %s: %.4f", n, metricSums[i]/float64(rows))
+	for i, sum := range metricSums { // the training metrics, names' prefix
+		fmt.Fprintf(&p.buf, " - %s: %.4f", p.names[i], sum/float64(rows))
 	}
 	io.WriteString(p.w, p.buf.String())
 }
@@ -75,16 +75,13 @@ func (p *progress) values(rec *EpochRecord) string {
 	for _, n := range p.names {
 		fmt.Fprintf(&b, " - %s: %.4f", n, rec.Metrics[n])
 	}
-	if v, ok := rec.Metrics["val_loss"]; ok {
-		fmt.Fprintf(&b, " - val_loss: %.4f", v)
-		for _, n := range p.names {
-			fmt.Fprintf(&b, " - val_%s: %.4f", n, rec.Metrics["val_"+n])
-		}
-	}
 	return b.String()
 }
 
 func (p *progress) epochEnd(rec *EpochRecord, took time.Duration) {
+	if p.verbose == 0 {
+		return
+	}
 	secs := fmt.Sprintf("%.0fs", took.Seconds())
 	switch p.verbose {
 	case 1:

@@ -55,6 +55,10 @@ type refLayer struct {
 	Units         int      `json:"units"`
 	Activation    string   `json:"activation"`
 	NegativeSlope *float64 `json:"negative_slope"`
+	// Keras L1L2 penalties on the kernel and bias, in the cases written by
+	// testdata/reference/gen_regularizers.py.
+	KernelRegularizer *L1L2 `json:"kernel_regularizer"`
+	BiasRegularizer   *L1L2 `json:"bias_regularizer"`
 }
 
 type refCase struct {
@@ -140,6 +144,12 @@ func buildRef(t *testing.T, c *refCase, params map[string][]float64) (*Sequentia
 		}
 		if l.NegativeSlope != nil {
 			d.Alpha = *l.NegativeSlope
+		}
+		if l.KernelRegularizer != nil {
+			d.KernelRegularizer = *l.KernelRegularizer
+		}
+		if l.BiasRegularizer != nil {
+			d.BiasRegularizer = *l.BiasRegularizer
 		}
 		if err := m.Add(d); err != nil {
 			t.Fatal(err)
@@ -285,12 +295,23 @@ func (r *refCheck) OnStepEnd(tr *Training, rec StepRecord) error {
 
 func (r *refCheck) OnEpochEnd(*Training, *EpochRecord) error { return nil }
 
-func TestReferenceOptim(t *testing.T) {
+// TestReferenceOptim replays every optimizer trajectory on descent's VM;
+// TestReferenceOptimTapeMachine replays them on gorgonia's tape machine.
+func TestReferenceOptim(t *testing.T)            { referenceOptim(t, graph.DescentVM) }
+func TestReferenceOptimTapeMachine(t *testing.T) { referenceOptim(t, graph.TapeMachine) }
+
+// TestReferenceGrad checks every gradient case on descent's VM;
+// TestReferenceGradTapeMachine on gorgonia's tape machine.
+func TestReferenceGrad(t *testing.T)            { referenceGrad(t, graph.DescentVM) }
+func TestReferenceGradTapeMachine(t *testing.T) { referenceGrad(t, graph.TapeMachine) }
+
+func referenceOptim(t *testing.T, machine graph.Machine) {
 	for _, path := range referenceFiles(t, "optim") {
 		name := strings.TrimSuffix(filepath.Base(path), ".json")
 		t.Run(name, func(t *testing.T) {
 			c := readCase(t, path)
 			m, names := buildRef(t, c, c.InitialParams)
+			m.Machine = machine
 			lossName, ok := refLosses[c.Loss]
 			if !ok {
 				t.Fatalf("unknown loss %q", c.Loss)
@@ -331,12 +352,13 @@ func TestReferenceOptim(t *testing.T) {
 	}
 }
 
-func TestReferenceGrad(t *testing.T) {
+func referenceGrad(t *testing.T, machine graph.Machine) {
 	for _, path := range referenceFiles(t, "grad") {
 		name := strings.TrimSuffix(filepath.Base(path), ".json")
 		t.Run(name, func(t *testing.T) {
 			c := readCase(t, path)
 			m, names := buildRef(t, c, c.Params)
+			m.Machine = machine
 			if err := m.Compile(CompileConfig{Loss: refLosses[c.Loss], Optimizer: optim.NewSGD(0.1)}); err != nil {
 				t.Fatal(err)
 			}

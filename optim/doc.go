@@ -17,4 +17,6 @@
 // (Stateful) save and restore them for checkpoints. New and ScheduleByName
 // build optimizers and schedules from names and torch-named
 // hyperparameters, for command-line flags and experiment files.
+//
+// May import: graph.
 package optim

@@ -18,8 +18,10 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/descentlab/descent/nn/study"
@@ -65,16 +67,18 @@ func run(args []string, stdout, stderr io.Writer) error {
 		dtype      = fs.String("dtype", "", "float32 or float64 (default float32 for mnist, float64 otherwise)")
 		workers    = fs.Int("workers", 0, "runs trained at once (default GOMAXPROCS)")
 		shard      = fs.String("shard", "", "run only shard i/n of the grid (run i goes to shard i mod n)")
-		out        = fs.String("out", "out/compare", "output directory (created)")
+		out        = fs.String("out", "out/compare", "output directory (created; refused if it holds other results, see -clear)")
+		clear      = fs.Bool("clear", false, "first remove the results -out holds (study.json, runs/, summaries, plots; nothing else)")
 		studyFile  = fs.String("study", "", "read the study from this JSON file instead of the flags above")
 		merge      = fs.Bool("merge", false, "merge the result directories given as arguments into -out, without training")
+		dryRun     = fs.Bool("dry-run", false, "check the study, the shard and -out, print the runs, and stop without training or writing")
 		quick      = fs.Bool("quick", false, "tiny settings for CI: moons, 120 rows, 3 epochs, 2 seeds")
 		quiet      = fs.Bool("q", false, "no per-run progress")
 		opts       optFlags
 	)
 	fs.Var(&opts, "opt", "optimizer, repeatable: name[:key=value,...]; keys lr (rates separated by /), on (variants separated by /) and the optimizer's hyperparameters, e.g. -opt sgd:momentum=0.9 -opt adam:lr=0.001,on=mb32 (default sgd, and adam:lr=0.001,on=minibatch(32))")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: compare [flags]\n       compare -merge [-out dir] dir...\n\n")
+		fmt.Fprintf(stderr, "usage: compare [flags]\n       compare -study file.json [-shard i/n] [-workers n] [-out dir] [-clear] [-dry-run]\n       compare -merge [-out dir] [-clear] dir...\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -88,14 +92,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		progress = nil
 	}
 	if *merge {
-		if fs.NArg() == 0 {
-			return fmt.Errorf("-merge needs result directories as arguments")
-		}
-		res, err := study.Load(fs.Args()...)
-		if err != nil {
+		if err := onlyFlags(set, "-merge", "merge", "out", "clear", "q"); err != nil {
 			return err
 		}
-		return report(res, *out, stdout)
+		return mergeDirs(fs.Args(), *out, *clear, stdout, stderr)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q (did you mean -merge?)", fs.Args())
@@ -104,6 +104,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	var s *study.Study
 	var err error
 	if *studyFile != "" {
+		if err := onlyFlags(set, "-study", "study", "workers", "shard", "out", "clear", "dry-run", "q"); err != nil {
+			return err
+		}
 		if s, err = study.ReadFile(*studyFile); err != nil {
 			return err
 		}
@@ -126,41 +129,186 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		if s, err = f.Study(); err != nil {
-			return err
+			return flagError(err)
 		}
 	}
-	var sh study.Shard
+	opt := study.Options{Workers: *workers, Progress: progress}
 	if *shard != "" {
-		if sh, err = study.ParseShard(*shard); err != nil {
-			return err
+		if opt.Shard, err = study.ParseShard(*shard); err != nil {
+			return flagError(err)
 		}
 	}
-	runs, err := s.Runs()
+	if *clear {
+		// Everything else is checked first, so that nothing is cleared for
+		// a study that would not run.
+		if _, err := s.Plan(opt); err != nil {
+			return flagError(err)
+		}
+		if !*dryRun {
+			if err := study.ClearDir(*out); err != nil {
+				return err
+			}
+		}
+	}
+	if !*clear || !*dryRun {
+		opt.Dir = *out
+	}
+	runs, err := s.Plan(opt)
+	if err != nil {
+		return flagError(err)
+	}
+	fmt.Fprintf(stdout, "study %s: %s, %d training and %d validation rows, %d configurations x %d seeds = %d runs",
+		s.Name, s.Data, s.Train.Len(), valLen(s), len(s.Configs()), len(s.Grid.Seeds), len(s.Configs())*len(s.Grid.Seeds))
+	if opt.Shard.Count > 1 {
+		fmt.Fprintf(stdout, ", shard %s: %d runs", opt.Shard, len(runs))
+	}
+	fmt.Fprintln(stdout)
+	if *dryRun {
+		fp, err := s.Fingerprint()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "fingerprint %s\ndry run: would train into %s:\n", fp, *out)
+		for _, r := range runs {
+			fmt.Fprintf(stdout, "  %s\n", r.ID())
+		}
+		return nil
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	start := time.Now()
+	res, err := s.Run(ctx, opt)
+	if err != nil && res == nil {
+		return flagError(err)
+	}
+	fmt.Fprintf(stdout, "trained %d runs in %s\n\n", len(res.Runs), time.Since(start).Round(100*time.Millisecond))
+	if rerr := report(res, *out, stdout); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	if ferr := failures(res, *out, stderr); ferr != nil {
+		return errors.Join(err, ferr)
+	}
+	return err
+}
+
+// onlyFlags refuses the flags set that mode does not use.
+func onlyFlags(set map[string]bool, mode string, allowed ...string) error {
+	var extra []string
+	for name := range set {
+		if !slices.Contains(allowed, name) {
+			extra = append(extra, "-"+name)
+		}
+	}
+	if len(extra) == 0 {
+		return nil
+	}
+	slices.Sort(extra)
+	what := "the study file sets it"
+	if mode == "-merge" {
+		what = "merge only reads results"
+	}
+	return fmt.Errorf("%s has no effect with %s (%s)", strings.Join(extra, ", "), mode, what)
+}
+
+// fieldFlags maps the fields of a study, as errors name them, to the flags
+// that set them.
+var fieldFlags = []struct{ field, flag string }{
+	{"grid.variants", "-variants"}, {"grid.lrs", "-lrs"}, {"grid.seeds", "-seeds"}, {"grid.optimizers", "-opt"},
+	{"budget.epochs", "-epochs"}, {"budget.max_examples", "-max-examples"}, {"budget.max_grad_evals", "-max-grad-evals"},
+	{"budget.max_time", "-max-time"}, {"target.metric", "-target-metric"}, {"target.value", "-target"},
+	{"model.hidden", "-hidden"}, {"model.activation", "-activation"}, {"data.name", "-data"}, {"data.path", "-data"},
+	{"data.target", "-target-col"}, {"data.train", "-train"}, {"data.val", "-val"}, {"data.n", "-n"}, {"dtype", "-dtype"},
+	{"workers", "-workers"}, {"shard", "-shard"}, {"dir", "-out"},
+}
+
+// flagError renames the field of a study error made from the flags to the
+// flag that set it: "-lrs[1]: learning rate -1 must be positive and finite".
+func flagError(err error) error {
+	var ce *study.ConfigError
+	if !errors.As(err, &ce) || ce.Source != "" {
+		return err
+	}
+	for _, ff := range fieldFlags {
+		if rest, ok := strings.CutPrefix(ce.Field, ff.field); ok && (rest == "" || rest[0] == '[' || rest[0] == '.') {
+			return fmt.Errorf("%s%s: %w", ff.flag, rest, ce.Err)
+		}
+	}
+	return err
+}
+
+// mergeDirs merges result directories into out, never one of them.
+func mergeDirs(dirs []string, out string, clear bool, stdout, stderr io.Writer) error {
+	if len(dirs) == 0 {
+		return fmt.Errorf("-merge needs result directories as arguments")
+	}
+	for _, d := range dirs {
+		if sameDir(out, d) {
+			return fmt.Errorf("-out %s is also an input: merge into another directory", out)
+		}
+	}
+	res, err := study.Load(dirs...)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "study %s: %s, %d training and %d validation rows, %d configurations x %d seeds = %d runs",
-		s.Name, s.Data, s.Train.Len(), valLen(s), len(s.Configs()), len(s.Grid.Seeds), len(runs))
-	if sh.Count > 1 {
-		fmt.Fprintf(stdout, ", shard %s", sh)
+	if clear {
+		if err := study.ClearDir(out); err != nil {
+			return err
+		}
 	}
-	fmt.Fprintln(stdout)
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	start := time.Now()
-	res, err := s.Run(ctx, study.Options{Workers: *workers, Shard: sh, Progress: progress})
-	if err != nil && res == nil {
+	if err := res.Write(out); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "trained %d runs in %s\n\n", len(res.Runs), time.Since(start).Round(100*time.Millisecond))
-	if werr := res.Write(*out); werr != nil {
-		return werr
+	if err := report(res, out, stdout); err != nil {
+		return err
 	}
-	if rerr := report(res, *out, stdout); rerr != nil {
-		return rerr
+	if len(res.MissingShards) > 0 {
+		var parts []string
+		for _, sh := range res.MissingShards {
+			n := 0
+			for _, i := range res.Missing {
+				if i%sh.Count == sh.Index {
+					n++
+				}
+			}
+			parts = append(parts, fmt.Sprintf("missing shard %s (%d runs)", sh, n))
+		}
+		fmt.Fprintf(stderr, "compare: merged %d of %d shards: %s\n", len(dirs), res.MissingShards[0].Count, strings.Join(parts, "; "))
+	} else if len(res.Missing) > 0 {
+		fmt.Fprintf(stderr, "compare: %d of the study's %d runs are missing (runs %s)\n", len(res.Missing), res.Meta.TotalRuns, ints2str(res.Missing))
 	}
-	return err
+	return failures(res, out, stderr)
+}
+
+// sameDir reports whether a and b name the same existing directory.
+func sameDir(a, b string) bool {
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	fa, err1 := os.Stat(a)
+	fb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(fa, fb)
+}
+
+// failures prints each failed run with its reason and returns an error if
+// there is one.
+func failures(res *study.Results, dir string, stderr io.Writer) error {
+	failed := res.Failed()
+	if len(failed) == 0 {
+		return nil
+	}
+	for _, r := range failed {
+		fmt.Fprintf(stderr, "compare: run %s: %s\n", r.ID(), r.Err)
+	}
+	return fmt.Errorf("%d of %d runs failed (each with its reason above; their records are in %s/runs)", len(failed), len(res.Runs), dir)
+}
+
+func ints2str(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ", ")
 }
 
 func valLen(s *study.Study) int {
@@ -184,11 +332,9 @@ func pickInt(isSet bool, cur, quick int) int {
 	return quick
 }
 
-// report writes the table and plots and prints the table.
+// report writes the table and plots next to the results in dir and prints
+// the table.
 func report(res *study.Results, dir string, stdout io.Writer) error {
-	if err := res.Write(dir); err != nil {
-		return err
-	}
 	paths, err := res.Report(dir, study.PlotOptions{})
 	if err != nil {
 		return err
@@ -224,7 +370,7 @@ type flagValues struct {
 func fileFromFlags(v flagValues) (*study.File, error) {
 	f := &study.File{DType: v.dtype}
 	f.Budget.Epochs, f.Budget.MaxExamples, f.Budget.MaxGradEvals = v.epochs, v.maxEx, v.maxGE
-	if v.maxTime > 0 {
+	if v.maxTime != 0 {
 		f.Budget.MaxTime = v.maxTime.String()
 	}
 	name := strings.ToLower(v.data)
@@ -240,7 +386,7 @@ func fileFromFlags(v flagValues) (*study.File, error) {
 	f.Name = name
 	switch {
 	case name == "xor" && v.hidden == "":
-		f.Model = study.ModelSpec{Builtin: "xor-2-10-1"}
+		f.Model = study.ModelSpec{Builtin: "xor-2-10-1", Activation: v.activation}
 	default:
 		hid, act := v.hidden, v.activation
 		if hid == "" {
@@ -269,12 +415,12 @@ func fileFromFlags(v flagValues) (*study.File, error) {
 	if f.Grid.LRs, err = floats("-lrs", v.lrs, ","); err != nil {
 		return nil, err
 	}
-	seeds, err := ints("-seeds", v.seeds)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range seeds {
-		f.Grid.Seeds = append(f.Grid.Seeds, uint64(s))
+	for _, p := range strings.Split(v.seeds, ",") {
+		seed, err := strconv.ParseUint(strings.TrimSpace(p), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("-seeds: %q is not a non-negative integer", p)
+		}
+		f.Grid.Seeds = append(f.Grid.Seeds, seed)
 	}
 	opts := v.opts
 	if len(opts) == 0 {

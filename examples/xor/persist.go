@@ -8,6 +8,7 @@ import (
 
 	"github.com/descentlab/descent/data"
 	"github.com/descentlab/descent/nn"
+	"github.com/descentlab/descent/nn/persist"
 )
 
 // Saving and reloading (see README.md): -save writes the trained model to
@@ -23,7 +24,7 @@ func save(model *nn.Sequential) error {
 	if *savePath == "" {
 		return nil
 	}
-	if err := model.Save(*savePath); err != nil {
+	if err := persist.Save(*savePath, model); err != nil {
 		return err
 	}
 	fmt.Println("saved the model to", *savePath)
@@ -32,7 +33,7 @@ func save(model *nn.Sequential) error {
 
 // predictSaved loads a model saved by -save and predicts XOR with it.
 func predictSaved(path string) error {
-	model, err := nn.Load(path)
+	model, err := persist.Load(path)
 	if err != nil {
 		return err
 	}

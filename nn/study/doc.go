@@ -10,13 +10,26 @@
 // because nn derives initialisation and shuffling from the seed through
 // independent streams.
 //
-// Results are written to a directory (Results.Write): each run's History
-// as CSV and JSON, a summary table in Markdown and CSV, a JSON file with
-// everything needed to redraw the table, and plots in PNG and SVG. A study
-// can run one shard of its grid (Options.Shard), each shard writing its own
-// directory; Load merges any set of them.
+// Results are written to a directory (Options.Dir, as each run finishes,
+// or Results.Write): each run's History as CSV and JSON and a study.json
+// that records the study (with a fingerprint of its data and model), the
+// shard and the runs the directory holds; Results.Report adds a summary
+// table in Markdown and CSV, a JSON file with everything needed to redraw
+// it, and plots in PNG and SVG. A study can run one shard of its grid
+// (Options.Shard), each shard writing its own directory; Load merges them,
+// refusing directories that do not belong together (another study, the same
+// shard twice, shards of another split, run files not listed) and listing
+// the shards and runs missing. A directory holding other results is never
+// written into (ClearDir clears one).
+//
+// Everything that can be checked is checked before training (Plan): the
+// fields, a trial model built and evaluated on one row, the options and the
+// output directory. Errors are *ConfigError values naming the field as a
+// study file spells it.
 //
 // A study can be written in Go or described in a JSON file (see File).
 //
 // study imports nn, data, optim and graph; nothing in descent imports it.
+//
+// May import: nn, nn/keras, nn/callbacks, data, optim, graph.
 package study

@@ -23,7 +23,7 @@ func ExampleStudy_Run() {
 		Validation: xor,
 		Grid: study.Grid{
 			Variants:   []data.Batching{data.FullBatch(), data.Stochastic()},
-			Optimizers: []study.Optimizer{{Name: "sgd"}},
+			Optimizers: []study.OptimizerChoice{{Name: "sgd"}},
 			LRs:        []float64{0.2},
 			Seeds:      []uint64{1, 2},
 		},

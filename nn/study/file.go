@@ -14,6 +14,7 @@ import (
 
 	"github.com/descentlab/descent/data"
 	"github.com/descentlab/descent/nn"
+	"github.com/descentlab/descent/nn/keras"
 	"gorgonia.org/tensor"
 )
 
@@ -63,7 +64,7 @@ type ModelSpec struct {
 	Hidden     []int  `json:"hidden,omitempty"`
 	Activation string `json:"activation,omitempty"`
 	// Keras is a Keras Sequential model's JSON (model.to_json()), read by
-	// nn.FromJSON.
+	// keras.FromJSON.
 	Keras json.RawMessage `json:"keras,omitempty"`
 }
 
@@ -107,7 +108,7 @@ type GridSpec struct {
 	Seeds      []uint64        `json:"seeds"`
 }
 
-// OptimizerSpec is Optimizer in a file.
+// OptimizerSpec is OptimizerChoice in a file.
 type OptimizerSpec struct {
 	Name     string         `json:"name"`
 	Hyper    map[string]any `json:"hyper,omitempty"`
@@ -115,58 +116,50 @@ type OptimizerSpec struct {
 	Variants []string       `json:"variants,omitempty"`
 }
 
+// maxFileSize bounds a study file: a study is a few kilobytes, a Keras
+// model in one a few more.
+const maxFileSize = 16 << 20
+
 // ReadFile reads a study file and loads its data (see File.Study). A
-// relative CSV path is taken relative to the file.
+// relative CSV path is taken relative to the file. Errors in the file's
+// fields are *ConfigErrors naming the file (by its base name) and the field.
 func ReadFile(path string) (*Study, error) {
-	b, err := os.ReadFile(path)
+	fh, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("study: %w", err)
 	}
-	f, err := Parse(bytes.NewReader(b), filepath.Base(path))
+	defer fh.Close()
+	source := filepath.Base(path)
+	f, err := Parse(fh, source)
 	if err != nil {
 		return nil, err
 	}
 	if f.Data.Path != "" && !filepath.IsAbs(f.Data.Path) {
 		f.Data.Path = filepath.Join(filepath.Dir(path), f.Data.Path)
 	}
-	return f.Study()
+	s, err := f.Study()
+	return s, inFile(err, source)
 }
 
-// Parse decodes a study file read from r, named source in errors. Unknown
-// fields and trailing data are errors; a syntax error gives the line and
-// column.
+// Parse decodes a study file read from r, named source in errors. An empty
+// file, unknown fields, values of the wrong type and trailing data are
+// *ConfigErrors giving the line, column and field.
 func Parse(r io.Reader, source string) (*File, error) {
-	b, err := io.ReadAll(r)
+	b, err := io.ReadAll(io.LimitReader(r, maxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("study: %s: %w", source, err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	var f File
-	if err := dec.Decode(&f); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			line, col := lineCol(b, se.Offset)
-			return nil, fmt.Errorf("study: %s:%d:%d: %w: %w", source, line, col, err, ErrConfig)
-		}
-		return nil, fmt.Errorf("study: %s: %w: %w", source, err, ErrConfig)
+	if len(b) > maxFileSize {
+		return nil, &ConfigError{Source: source, Err: fmt.Errorf("larger than %d MiB: not a study file", maxFileSize>>20)}
 	}
-	if dec.More() {
-		return nil, fmt.Errorf("study: %s: data after the study object: %w", source, ErrConfig)
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, &ConfigError{Source: source, Err: errors.New("empty study file")}
+	}
+	var f File
+	if err := decode(b, source, &f); err != nil {
+		return nil, err
 	}
 	return &f, nil
-}
-
-func lineCol(b []byte, off int64) (line, col int) {
-	line, col = 1, 1
-	for _, c := range b[:min(int(off), len(b))] {
-		if c == '\n' {
-			line, col = line+1, 1
-		} else {
-			col++
-		}
-	}
-	return line, col
 }
 
 // DatasetNames are the names DataSpec.Name accepts.
@@ -215,7 +208,7 @@ func (f *File) Study() (*Study, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.Grid.Optimizers = append(s.Grid.Optimizers, Optimizer{Name: o.Name, Hyper: o.Hyper, LRs: o.LRs, Variants: vs})
+		s.Grid.Optimizers = append(s.Grid.Optimizers, OptimizerChoice{Name: o.Name, Hyper: o.Hyper, LRs: o.LRs, Variants: vs})
 	}
 	if s.Budget, err = f.Budget.budget(); err != nil {
 		return nil, err
@@ -255,9 +248,9 @@ func (f *File) Study() (*Study, error) {
 func parseVariants(field string, names []string) ([]data.Batching, error) {
 	var out []data.Batching
 	for i, v := range names {
-		b, err := ParseVariant(v)
+		b, err := parseVariant(v)
 		if err != nil {
-			return nil, fieldErr(fmt.Sprintf("%s[%d]", field, i), "%v", err)
+			return nil, fieldErr(fmt.Sprintf("%s[%d]", field, i), "%w", err)
 		}
 		out = append(out, b)
 	}
@@ -275,8 +268,12 @@ func (f *File) checkModel() error {
 		return fieldErr("model.builtin", "unknown model %q (valid: %s)", m.Builtin, strings.Join(BuiltinModels, ", "))
 	case m.Builtin == "mlp" && len(m.Hidden) == 0:
 		return fieldErr("model.hidden", "mlp needs at least one hidden width")
-	case m.Builtin != "mlp" && (len(m.Hidden) > 0 || m.Activation != ""):
-		return fieldErr("model.hidden", "hidden and activation apply to mlp only")
+	case m.Builtin != "mlp" && len(m.Hidden) > 0:
+		return fieldErr("model.hidden", "hidden applies to mlp only")
+	case m.Builtin != "mlp" && m.Activation != "":
+		return fieldErr("model.activation", "activation applies to mlp only")
+	case m.Activation != "" && !slices.Contains(nn.ActivationNames(), strings.ToLower(m.Activation)):
+		return fieldErr("model.activation", "unknown activation %q (valid: %s)", m.Activation, strings.Join(nn.ActivationNames(), ", "))
 	}
 	for i, h := range m.Hidden {
 		if h <= 0 {
@@ -284,7 +281,7 @@ func (f *File) checkModel() error {
 		}
 	}
 	if len(m.Keras) > 0 {
-		if _, err := nn.FromJSON(m.Keras); err != nil {
+		if _, err := keras.FromJSON(m.Keras); err != nil {
 			return fieldErr("model.keras", "%v", err)
 		}
 	}
@@ -313,7 +310,7 @@ func targetKind(d *data.Dataset) (string, int, error) {
 func (m ModelSpec) builder(in int, kind string, outputs int) (func() (*nn.Sequential, error), error) {
 	if len(m.Keras) > 0 {
 		raw := slices.Clone([]byte(m.Keras))
-		return func() (*nn.Sequential, error) { return nn.FromJSON(raw) }, nil
+		return func() (*nn.Sequential, error) { return keras.FromJSON(raw) }, nil
 	}
 	outAct := map[string]string{"binary": "sigmoid", "sparse": "softmax", "onehot": "softmax", "regression": "linear"}[kind]
 	switch m.Builtin {

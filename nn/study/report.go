@@ -29,8 +29,8 @@ func (r *Results) Report(dir string, opt PlotOptions) ([]string, error) {
 			return paths, err
 		}
 		path := filepath.Join(dir, f.name)
-		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-			return paths, fmt.Errorf("study: %w", err)
+		if err := writeFileAtomic(path, b.Bytes()); err != nil {
+			return paths, err
 		}
 		paths = append(paths, path)
 	}

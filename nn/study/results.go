@@ -2,21 +2,27 @@ package study
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
+	"io/fs"
 	"maps"
 	"math"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/descentlab/descent/data"
 	"github.com/descentlab/descent/nn"
+	"github.com/descentlab/descent/nn/keras"
+	"gorgonia.org/tensor"
 )
 
 // Results are the runs of a study, or of some of its shards.
@@ -25,29 +31,58 @@ type Results struct {
 	// Runs are in index order; a shard, or a merge of some shards, holds
 	// only theirs.
 	Runs []RunResult
+	// Missing lists, in order, the indices of the study's runs that Runs
+	// lacks: runs of other shards, of shards not merged, or not finished.
+	Missing []int
+	// MissingShards lists, after a Load of shards of a split, the shards
+	// that were not given.
+	MissingShards []Shard
+}
+
+// Failed returns the runs that ended with an error.
+func (r *Results) Failed() []RunResult {
+	var out []RunResult
+	for _, run := range r.Runs {
+		if run.Err != "" {
+			out = append(out, run)
+		}
+	}
+	return out
 }
 
 // Meta describes the study the results come from; shards of one study
-// have equal Meta but for Shard.
+// have equal Meta but for Shard (see Fingerprint).
 type Meta struct {
-	Name      string
-	Data      string
+	Name string
+	Data string
+	// DataHash fingerprints the training and validation data: their
+	// shapes, dtype and values.
+	DataHash  string
 	TrainRows int
 	ValRows   int
-	Loss      string
-	Metrics   []string
-	Configs   []Config
-	Seeds     []uint64
-	Budget    Budget
+	// Model is the architecture: the Keras JSON of a fresh model
+	// (nn.Sequential.ToJSON), or its summary as a JSON string when it has
+	// no Keras form.
+	Model   json.RawMessage
+	Loss    string
+	Metrics []string
+	Configs []Config
+	Seeds   []uint64
+	Budget  Budget
 	// Target is the target with its metric resolved.
 	Target Target
 	// TotalRuns is the number of runs of the whole study.
 	TotalRuns int
-	// Shard is the shard these results cover (zero after a merge).
+	// Shard is the shard these results cover (zero for a whole study and
+	// after a merge).
 	Shard Shard
 }
 
-func (s *Study) meta(total int, sh Shard) Meta {
+// meta describes the study; s must be valid.
+func (s *Study) meta(total int, sh Shard) (Meta, error) {
+	if sh.Count <= 1 {
+		sh = Shard{}
+	}
 	m := Meta{Name: s.Name, Data: s.Data, TrainRows: s.Train.Len(), Loss: s.Loss, Metrics: s.Metrics,
 		Configs: s.Configs(), Seeds: s.Grid.Seeds, Budget: s.Budget, TotalRuns: total, Shard: sh}
 	if s.Validation != nil {
@@ -55,7 +90,78 @@ func (s *Study) meta(total int, sh Shard) Meta {
 	}
 	metric, _ := s.target()
 	m.Target = Target{Metric: metric, Value: s.Target.Value}
-	return m
+	var err error
+	if m.DataHash, err = hashData(s.Train, s.Validation); err != nil {
+		return m, err
+	}
+	if m.Model, err = s.architecture(); err != nil {
+		return m, err
+	}
+	return m, nil
+}
+
+// architecture returns a fresh model's Keras JSON, compacted, or its
+// summary as a JSON string.
+func (s *Study) architecture() (json.RawMessage, error) {
+	m, err := s.Model()
+	if err != nil {
+		return nil, fieldErr("model", "%w", err)
+	}
+	if m == nil {
+		return nil, fieldErr("model", "Model returned nil")
+	}
+	defer m.Close()
+	if js, err := keras.ToJSON(m); err == nil {
+		var b bytes.Buffer
+		if err := json.Compact(&b, js); err == nil {
+			return b.Bytes(), nil
+		}
+	}
+	var sum bytes.Buffer
+	if err := m.Summary(&sum); err != nil {
+		return nil, fieldErr("model", "%w", err)
+	}
+	return json.Marshal(sum.String())
+}
+
+// hashData fingerprints datasets (nil ones included, as absent): FNV-1a of
+// their dtypes, shapes and values.
+func hashData(sets ...*data.Dataset) (string, error) {
+	h := fnv.New64a()
+	buf := make([]byte, 0, 1<<16)
+	flush := func() { h.Write(buf); buf = buf[:0] }
+	for _, d := range sets {
+		if d == nil {
+			buf = append(buf, 0)
+			continue
+		}
+		for _, t := range []*tensor.Dense{d.X, d.Y} {
+			buf = fmt.Appendf(buf, "%v%v", t.Dtype(), t.Shape())
+			if t.IsMaterializable() {
+				t = t.Materialize().(*tensor.Dense)
+			}
+			switch v := t.Data().(type) {
+			case []float32:
+				for _, x := range v {
+					if len(buf)+4 > cap(buf) {
+						flush()
+					}
+					buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(x))
+				}
+			case []float64:
+				for _, x := range v {
+					if len(buf)+8 > cap(buf) {
+						flush()
+					}
+					buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(x))
+				}
+			default:
+				return "", fieldErr("data", "%T data, want float32 or float64", v)
+			}
+		}
+	}
+	flush()
+	return fmt.Sprintf("%016x", h.Sum64()), nil
 }
 
 // Float is a float64 whose JSON form also carries NaN and ±Inf, as the
@@ -145,7 +251,7 @@ type BudgetSpec struct {
 }
 
 func (b Budget) toJSON() BudgetSpec {
-	j := BudgetSpec{Epochs: b.Epochs, MaxExamples: b.MaxExamples, MaxGradEvals: b.MaxSteps}
+	j := BudgetSpec{Epochs: b.Epochs, MaxExamples: b.MaxExamples, MaxGradEvals: b.MaxGradEvals}
 	if b.MaxTime > 0 {
 		j.MaxTime = b.MaxTime.String()
 	}
@@ -153,7 +259,7 @@ func (b Budget) toJSON() BudgetSpec {
 }
 
 func (j BudgetSpec) budget() (Budget, error) {
-	b := Budget{Epochs: j.Epochs, MaxExamples: j.MaxExamples, MaxSteps: j.MaxGradEvals}
+	b := Budget{Epochs: j.Epochs, MaxExamples: j.MaxExamples, MaxGradEvals: j.MaxGradEvals}
 	if j.MaxTime != "" {
 		d, err := time.ParseDuration(j.MaxTime)
 		if err != nil {
@@ -171,23 +277,27 @@ type TargetSpec struct {
 }
 
 type metaJSON struct {
-	Name      string       `json:"name"`
-	Data      string       `json:"data"`
-	TrainRows int          `json:"train_rows"`
-	ValRows   int          `json:"val_rows"`
-	Loss      string       `json:"loss"`
-	Metrics   []string     `json:"metrics"`
-	Configs   []configJSON `json:"configs"`
-	Seeds     []uint64     `json:"seeds"`
-	Budget    BudgetSpec   `json:"budget"`
-	Target    TargetSpec   `json:"target"`
-	TotalRuns int          `json:"total_runs"`
-	Shard     string       `json:"shard"`
+	Name      string          `json:"name"`
+	Data      string          `json:"data"`
+	DataHash  string          `json:"data_hash"`
+	TrainRows int             `json:"train_rows"`
+	ValRows   int             `json:"val_rows"`
+	Model     json.RawMessage `json:"model"`
+	Loss      string          `json:"loss"`
+	Metrics   []string        `json:"metrics"`
+	Configs   []configJSON    `json:"configs"`
+	Seeds     []uint64        `json:"seeds"`
+	Budget    BudgetSpec      `json:"budget"`
+	Target    TargetSpec      `json:"target"`
+	TotalRuns int             `json:"total_runs"`
 }
 
 func (m Meta) toJSON() metaJSON {
-	j := metaJSON{Name: m.Name, Data: m.Data, TrainRows: m.TrainRows, ValRows: m.ValRows, Loss: m.Loss, Metrics: m.Metrics,
-		Seeds: m.Seeds, Budget: m.Budget.toJSON(), Target: TargetSpec(m.Target), TotalRuns: m.TotalRuns, Shard: m.Shard.String()}
+	j := metaJSON{Name: m.Name, Data: m.Data, DataHash: m.DataHash, TrainRows: m.TrainRows, ValRows: m.ValRows, Model: m.Model,
+		Loss: m.Loss, Metrics: m.Metrics, Seeds: m.Seeds, Budget: m.Budget.toJSON(), Target: TargetSpec(m.Target), TotalRuns: m.TotalRuns}
+	if len(j.Model) == 0 {
+		j.Model = json.RawMessage("null")
+	}
 	for _, c := range m.Configs {
 		j.Configs = append(j.Configs, c.toJSON())
 	}
@@ -195,8 +305,8 @@ func (m Meta) toJSON() metaJSON {
 }
 
 func (j metaJSON) meta() (Meta, error) {
-	m := Meta{Name: j.Name, Data: j.Data, TrainRows: j.TrainRows, ValRows: j.ValRows, Loss: j.Loss, Metrics: j.Metrics,
-		Seeds: j.Seeds, Target: Target(j.Target), TotalRuns: j.TotalRuns}
+	m := Meta{Name: j.Name, Data: j.Data, DataHash: j.DataHash, TrainRows: j.TrainRows, ValRows: j.ValRows, Model: j.Model,
+		Loss: j.Loss, Metrics: j.Metrics, Seeds: j.Seeds, Target: Target(j.Target), TotalRuns: j.TotalRuns}
 	var err error
 	if m.Budget, err = j.Budget.budget(); err != nil {
 		return m, err
@@ -207,11 +317,6 @@ func (j metaJSON) meta() (Meta, error) {
 			return m, err
 		}
 		m.Configs = append(m.Configs, cfg)
-	}
-	if j.Shard != "all" && j.Shard != "" {
-		if m.Shard, err = ParseShard(j.Shard); err != nil {
-			return m, err
-		}
 	}
 	return m, nil
 }
@@ -286,43 +391,27 @@ func (j runJSON) result() (RunResult, error) {
 	return r, nil
 }
 
-// Write writes the results to dir (created if needed): study.json, which
-// describes the study, and for each run runs/<id>.json (everything about
-// the run) and runs/<id>.csv (one row per epoch, epoch 0 being the
+// Write writes the results to dir: for each run runs/<id>.json (everything
+// about the run) and runs/<id>.csv (one row per epoch, epoch 0 being the
 // untrained model: epoch, loss, the metrics in sorted order, lr, examples,
-// grad_evals, seconds).
+// grad_evals, seconds), and study.json, which records the study, the shard
+// and the runs the directory holds (see Meta.Fingerprint). dir is created
+// if needed. A directory that holds the results of another study or shard,
+// or files that are not study results, is refused with ErrDirInUse
+// (ClearDir clears a results directory); results of the same study and
+// shard are replaced. Each file is written atomically.
 func (r *Results) Write(dir string) error {
-	if err := os.MkdirAll(filepath.Join(dir, "runs"), 0o755); err != nil {
-		return fmt.Errorf("study: %w", err)
-	}
-	if err := writeJSON(filepath.Join(dir, "study.json"), r.Meta.toJSON()); err != nil {
+	if err := claim(dir, r.Meta); err != nil {
 		return err
 	}
+	ids := make([]string, 0, len(r.Runs))
 	for _, run := range r.Runs {
-		base := filepath.Join(dir, "runs", run.ID())
-		if err := writeJSON(base+".json", run.toJSON()); err != nil {
+		if err := writeRun(dir, run); err != nil {
 			return err
 		}
-		var b bytes.Buffer
-		if err := run.WriteCSV(&b); err != nil {
-			return err
-		}
-		if err := os.WriteFile(base+".csv", b.Bytes(), 0o644); err != nil {
-			return fmt.Errorf("study: %w", err)
-		}
+		ids = append(ids, run.ID())
 	}
-	return nil
-}
-
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("study: %s: %w", filepath.Base(path), err)
-	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("study: %w", err)
-	}
-	return nil
+	return writeManifest(dir, r.Meta, ids)
 }
 
 // WriteCSV writes the run's epochs as CSV (see Results.Write).
@@ -367,70 +456,168 @@ func (r RunResult) WriteCSV(w io.Writer) error {
 	return nil
 }
 
-// Load reads and merges the results written by Write in one or more
-// directories, typically one per shard. The studies must be the same (equal
-// Meta but for the shard); a run found twice is kept once. Runs of the
-// study that no directory holds are simply absent: the summary says how
-// many runs each configuration has.
+// Load reads and merges the results written by Write (or by Run with
+// Options.Dir) in one or more directories, typically one per shard. It
+// refuses, with ErrMerge, what cannot be merged: the same directory twice,
+// different studies, shards of different splits (0/3 with 3/4, or a whole
+// study with anything), the same shard twice, a shard out of range, and run
+// files that a directory's study.json does not list or that do not belong
+// to its shard. Runs of the study that no directory holds (shards not given,
+// runs not finished) are listed in Results.Missing, and absent shards in
+// Results.MissingShards.
 func Load(dirs ...string) (*Results, error) {
 	if len(dirs) == 0 {
-		return nil, fmt.Errorf("study: load: no directory: %w", ErrConfig)
+		return nil, errorf(ErrMerge, "load: no directory")
 	}
-	var out *Results
-	var first string
-	seen := map[int]bool{}
+	type input struct {
+		dir  string
+		info os.FileInfo
+		m    *manifest
+		meta Meta
+	}
+	var ins []input
 	for _, dir := range dirs {
-		b, err := os.ReadFile(filepath.Join(dir, "study.json"))
+		fi, err := os.Stat(dir)
 		if err != nil {
 			return nil, fmt.Errorf("study: load: %w", err)
 		}
-		var mj metaJSON
-		if err := json.Unmarshal(b, &mj); err != nil {
-			return nil, fmt.Errorf("study: load %s: %w", filepath.Join(dir, "study.json"), err)
+		for _, prev := range ins {
+			if os.SameFile(prev.info, fi) {
+				if prev.dir == dir {
+					return nil, errorf(ErrMerge, "load: %s given twice", dir)
+				}
+				return nil, errorf(ErrMerge, "load: %s given twice (as %s)", dir, prev.dir)
+			}
 		}
-		meta, err := mj.meta()
+		m, meta, err := readManifest(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, errorf(ErrMerge, "load: %s has no %s: not a results directory", dir, manifestName)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("study: load %s: %w", dir, err)
+			return nil, err
 		}
-		if out == nil {
-			out, first = &Results{Meta: meta}, dir
-			out.Meta.Shard = Shard{}
-		} else {
-			a, b := out.Meta, meta
-			a.Shard, b.Shard = Shard{}, Shard{}
-			if !reflect.DeepEqual(a.toJSON(), b.toJSON()) {
-				return nil, fmt.Errorf("study: load: %s and %s hold different studies: %w", first, dir, ErrConfig)
+		ins = append(ins, input{dir, fi, m, meta})
+	}
+	first := ins[0]
+	shard := func(in input) string {
+		if in.m.Shard.Count == 1 {
+			return "the whole study"
+		}
+		return "shard " + in.meta.Shard.String()
+	}
+	for _, in := range ins[1:] {
+		if in.m.StudyHash != first.m.StudyHash {
+			return nil, errorf(ErrMerge, "load: %s and %s hold different studies (they differ in %s)",
+				first.dir, in.dir, strings.Join(differences(first.meta, in.meta), ", "))
+		}
+		if in.m.Shard.Count != first.m.Shard.Count {
+			return nil, errorf(ErrMerge, "load: %s holds %s but %s holds %s: they are not shards of one split (a directory left from another run?)",
+				first.dir, shard(first), in.dir, shard(in))
+		}
+	}
+	byIndex := map[int]string{}
+	for _, in := range ins {
+		if d, ok := byIndex[in.m.Shard.Index]; ok {
+			if in.m.Shard.Count == 1 {
+				return nil, errorf(ErrMerge, "load: %s and %s both hold the whole study", d, in.dir)
 			}
+			return nil, errorf(ErrMerge, "load: %s and %s are both %s", d, in.dir, shard(in))
 		}
-		files, err := filepath.Glob(filepath.Join(dir, "runs", "*.json"))
+		byIndex[in.m.Shard.Index] = in.dir
+	}
+	out := &Results{Meta: first.meta}
+	out.Meta.Shard = Shard{}
+	for _, in := range ins {
+		runs, err := readRuns(in.dir, in.m, in.meta)
 		if err != nil {
-			return nil, fmt.Errorf("study: load: %w", err)
+			return nil, err
 		}
-		for _, path := range files {
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return nil, fmt.Errorf("study: load: %w", err)
-			}
-			var rj runJSON
-			if err := json.Unmarshal(b, &rj); err != nil {
-				return nil, fmt.Errorf("study: load %s: %w", path, err)
-			}
-			r, err := rj.result()
-			if err != nil {
-				return nil, fmt.Errorf("study: load %s: %w", path, err)
-			}
-			if r.ConfigIndex < 0 || r.ConfigIndex >= len(out.Meta.Configs) {
-				return nil, fmt.Errorf("study: load %s: config index %d out of range: %w", path, r.ConfigIndex, ErrConfig)
-			}
-			if seen[r.Index] {
-				continue
-			}
-			seen[r.Index] = true
-			out.Runs = append(out.Runs, r)
-		}
+		out.Runs = append(out.Runs, runs...)
 	}
 	slices.SortFunc(out.Runs, func(a, b RunResult) int { return a.Index - b.Index })
+	out.Missing = missing(out.Meta.TotalRuns, out.Runs)
+	if n := first.m.Shard.Count; n > 1 {
+		for i := range n {
+			if _, ok := byIndex[i]; !ok {
+				out.MissingShards = append(out.MissingShards, Shard{Index: i, Count: n})
+			}
+		}
+	}
 	return out, nil
+}
+
+// missing lists the indices below total that runs lack; runs are sorted.
+func missing(total int, runs []RunResult) []int {
+	var out []int
+	k := 0
+	for i := range total {
+		if k < len(runs) && runs[k].Index == i {
+			k++
+			continue
+		}
+		out = append(out, i)
+	}
+	return out
+}
+
+// readRuns reads the runs a results directory lists, checking that the
+// directory holds no other run file and that each run is the study's run
+// of that index and belongs to the directory's shard.
+func readRuns(dir string, m *manifest, meta Meta) ([]RunResult, error) {
+	manifestPath := filepath.Join(dir, manifestName)
+	listed := map[string]bool{}
+	for _, id := range m.Runs {
+		if listed[id] {
+			return nil, errorf(ErrMerge, "load: %s lists run %s twice", manifestPath, id)
+		}
+		listed[id] = true
+	}
+	files, err := filepath.Glob(filepath.Join(dir, runsDir, "*.json"))
+	if err != nil {
+		return nil, fmt.Errorf("study: load: %w", err)
+	}
+	for _, f := range files {
+		if id := strings.TrimSuffix(filepath.Base(f), ".json"); !listed[id] {
+			return nil, errorf(ErrMerge, "load: %s is not listed in %s: a stale or partly written file; clear the directory and rerun its shard", f, manifestPath)
+		}
+	}
+	var runs []RunResult
+	for _, id := range m.Runs {
+		path := filepath.Join(dir, runsDir, id+".json")
+		b, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, errorf(ErrMerge, "load: %s lists run %s, but %s is missing", manifestPath, id, path)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("study: load: %w", err)
+		}
+		var rj runJSON
+		if err := decode(b, path, &rj); err != nil {
+			return nil, err
+		}
+		r, err := rj.result()
+		if err != nil {
+			return nil, inFile(err, path)
+		}
+		want, ok := meta.run(r.Index)
+		switch {
+		case !ok || want.ID() != id || r.ID() != id || r.ConfigIndex != want.ConfigIndex:
+			return nil, errorf(ErrMerge, "load: %s is not run %s of the study in %s", path, id, manifestPath)
+		case !meta.Shard.Has(r.Run):
+			return nil, errorf(ErrMerge, "load: %s: run %d does not belong to shard %s", path, r.Index, meta.Shard)
+		}
+		runs = append(runs, r)
+	}
+	return runs, nil
+}
+
+// run returns the study's run of index i, as Study.Runs orders them.
+func (m Meta) run(i int) (Run, bool) {
+	n := len(m.Seeds)
+	if n == 0 || i < 0 || i >= len(m.Configs)*n {
+		return Run{}, false
+	}
+	return Run{Index: i, ConfigIndex: i / n, Config: m.Configs[i/n], Seed: m.Seeds[i%n]}, true
 }
 
 // errNoRuns reports results without any run.

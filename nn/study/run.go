@@ -16,6 +16,7 @@ import (
 
 	"github.com/descentlab/descent/graph"
 	"github.com/descentlab/descent/nn"
+	"github.com/descentlab/descent/nn/callbacks"
 )
 
 // Shard selects part of a study's runs: run i belongs to shard i mod
@@ -25,13 +26,13 @@ type Shard struct {
 }
 
 // ParseShard reads a shard written "i/n", 0 <= i < n, as the -shard flag
-// takes it.
+// takes it. The error is a *ConfigError for the field "shard".
 func ParseShard(s string) (Shard, error) {
 	a, b, ok := strings.Cut(s, "/")
 	i, err1 := strconv.Atoi(strings.TrimSpace(a))
 	n, err2 := strconv.Atoi(strings.TrimSpace(b))
 	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
-		return Shard{}, fmt.Errorf("study: shard %q: want i/n with 0 <= i < n: %w", s, ErrConfig)
+		return Shard{}, fieldErr("shard", "%q, want i/n with 0 <= i < n", s)
 	}
 	return Shard{Index: i, Count: n}, nil
 }
@@ -52,11 +53,62 @@ type Options struct {
 	// Workers is the number of runs trained at once. If zero,
 	// runtime.GOMAXPROCS(0). The results do not depend on it.
 	Workers int
-	// Shard, if set, runs only that shard of the grid.
+	// Shard, if set, runs only that shard of the grid. It must leave no
+	// shard empty: Count at most the number of runs.
 	Shard Shard
+	// Dir, if set, receives the results (see Results.Write): Run checks it
+	// before training, refusing one that holds another study's or shard's
+	// results (ErrDirInUse), and writes each run as it finishes, so that an
+	// interrupted study keeps its finished runs.
+	Dir string
 	// Progress, if not nil, receives a line per finished run and an
 	// overall progress bar with an estimate of the time left.
 	Progress io.Writer
+}
+
+// Plan checks the study and the options, without training or writing
+// anything, and returns the runs that Run would train, in order. Its
+// errors are those Run would return before training: a *ConfigError naming
+// the field (the options' fields are "workers", "shard" and "dir"), or
+// ErrDirInUse.
+func (s *Study) Plan(opt Options) ([]Run, error) {
+	runs, _, err := s.plan(opt)
+	return runs, err
+}
+
+func (s *Study) plan(opt Options) ([]Run, Meta, error) {
+	runs, err := s.Runs()
+	if err != nil {
+		return nil, Meta{}, err
+	}
+	sh := opt.Shard
+	switch {
+	case opt.Workers < 0:
+		return nil, Meta{}, fieldErr("workers", "%d must not be negative", opt.Workers)
+	case sh.Count < 0 || sh.Count > 1 && (sh.Index < 0 || sh.Index >= sh.Count):
+		return nil, Meta{}, fieldErr("shard", "%d/%d, want i/n with 0 <= i < n", sh.Index, sh.Count)
+	case sh.Count > len(runs) && sh.Index >= len(runs):
+		return nil, Meta{}, fieldErr("shard", "%s would be empty: the study has %d runs, so at most %d shards", sh, len(runs), len(runs))
+	case sh.Count > len(runs):
+		return nil, Meta{}, fieldErr("shard", "%d shards would leave shards %d to %d empty: the study has %d runs, so at most %d shards",
+			sh.Count, len(runs), sh.Count-1, len(runs), len(runs))
+	}
+	meta, err := s.meta(len(runs), sh)
+	if err != nil {
+		return nil, Meta{}, err
+	}
+	if opt.Dir != "" {
+		if err := checkDir(opt.Dir, meta); err != nil {
+			return nil, Meta{}, err
+		}
+	}
+	var mine []Run
+	for _, r := range runs {
+		if sh.Has(r) {
+			mine = append(mine, r)
+		}
+	}
+	return mine, meta, nil
 }
 
 // RunResult is what one run produced.
@@ -80,27 +132,30 @@ type RunResult struct {
 
 // Run trains the study's runs (those of opt.Shard) on opt.Workers
 // goroutines, each run owning its model and graphs, and returns them in
-// index order. A run that fails is recorded with its error and does not
-// stop the others; a cancelled ctx stops the study with its error, with the
-// runs finished so far.
+// index order. Everything Plan checks is checked before any training, and
+// opt.Dir is claimed. A run that fails is recorded with its error (see
+// Results.Failed) and does not stop the others; a cancelled ctx stops the
+// study with its error, with the runs finished so far. Results.Missing
+// lists the study's runs not trained.
 func (s *Study) Run(ctx context.Context, opt Options) (*Results, error) {
-	runs, err := s.Runs()
+	mine, meta, err := s.plan(opt)
 	if err != nil {
 		return nil, err
 	}
-	res := &Results{Meta: s.meta(len(runs), opt.Shard)}
-	var mine []Run
-	for _, r := range runs {
-		if opt.Shard.Has(r) {
-			mine = append(mine, r)
+	if opt.Dir != "" {
+		if err := claim(opt.Dir, meta); err != nil {
+			return nil, err
 		}
 	}
+	res := &Results{Meta: meta}
 	workers := opt.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	workers = max(1, min(workers, len(mine)))
 
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	jobs := make(chan int)
 	done := make(chan RunResult)
 	var wg sync.WaitGroup
@@ -123,12 +178,34 @@ func (s *Study) Run(ctx context.Context, opt Options) (*Results, error) {
 	}()
 	go func() { wg.Wait(); close(done) }()
 	prog := newProgress(opt.Progress, len(mine))
+	var written []Run
+	var werr error
 	for r := range done {
 		res.Runs = append(res.Runs, r)
 		prog.finished(r)
+		if opt.Dir == "" || werr != nil {
+			continue
+		}
+		// Each run is written as it finishes, then listed.
+		if werr = writeRun(opt.Dir, r); werr == nil {
+			written = append(written, r.Run)
+			slices.SortFunc(written, func(a, b Run) int { return a.Index - b.Index })
+			ids := make([]string, len(written))
+			for i, w := range written {
+				ids[i] = w.ID()
+			}
+			werr = writeManifest(opt.Dir, meta, ids)
+		}
+		if werr != nil {
+			cancel(werr)
+		}
 	}
 	slices.SortFunc(res.Runs, func(a, b RunResult) int { return a.Index - b.Index })
-	if err := ctx.Err(); err != nil {
+	res.Missing = missing(meta.TotalRuns, res.Runs)
+	if werr != nil {
+		return res, werr
+	}
+	if err := context.Cause(ctx); err != nil {
 		return res, fmt.Errorf("study: %w", err)
 	}
 	return res, nil
@@ -151,32 +228,28 @@ func (s *Study) train(ctx context.Context, r Run) (out RunResult) {
 		return fail(fmt.Errorf("study: model: %w", err))
 	}
 	if m == nil {
-		return fail(fmt.Errorf("study: model: Model returned nil: %w", ErrConfig))
+		return fail(fieldErr("model", "Model returned nil"))
 	}
 	defer m.Close()
 	o, err := newOptimizer(r.Config.Optimizer, r.Config.Hyper, r.Config.LR)
 	if err != nil {
 		return fail(err)
 	}
-	dt := s.DType
-	if dt.Type == nil {
-		dt = s.Train.DType()
-	}
-	if err := m.Compile(nn.CompileConfig{Loss: s.Loss, Optimizer: o, Metrics: s.Metrics, Seed: r.Seed, DType: dt}); err != nil {
+	if err := m.Compile(nn.CompileConfig{Loss: s.Loss, Optimizer: o, Metrics: s.Metrics, Seed: r.Seed, DType: s.dtype()}); err != nil {
 		return fail(err)
 	}
 	out.InitHash = hashParams(m.Params())
 	if out.Initial, err = s.initial(m); err != nil {
 		return fail(err)
 	}
-	cbs := []nn.Callback{&nn.TerminateOnNaN{}}
+	cbs := []nn.Callback{&callbacks.TerminateOnNaN{}}
 	if s.Callbacks != nil {
 		cbs = append(cbs, s.Callbacks(r)...)
 	}
 	b := s.Budget
 	hist, err := m.Fit(ctx, s.Train, nn.FitConfig{
 		Epochs: b.Epochs, Batching: r.Config.Variant, Output: io.Discard, Validation: s.Validation,
-		MaxSteps: b.MaxSteps, MaxExamples: b.MaxExamples, MaxTime: b.MaxTime, Callbacks: cbs,
+		MaxSteps: b.MaxGradEvals, MaxExamples: b.MaxExamples, MaxTime: b.MaxTime, Callbacks: cbs,
 	})
 	if hist != nil {
 		out.History = hist

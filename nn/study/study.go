@@ -1,6 +1,8 @@
 package study
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -14,11 +16,6 @@ import (
 	"github.com/descentlab/descent/optim"
 	"gorgonia.org/tensor"
 )
-
-// ErrConfig reports an invalid study: the error names the field. It is
-// nn.ErrConfig (and optim.ErrConfig), so errors.Is holds whichever package
-// found the problem.
-var ErrConfig = nn.ErrConfig
 
 // Study is one comparison: a model, a dataset and a grid of training
 // configurations, each trained once per seed.
@@ -51,7 +48,7 @@ type Study struct {
 	Target Target
 	// Callbacks, if set, returns fresh callbacks for one run (one call per
 	// run, so that stateful callbacks are not shared). Runs always end
-	// cleanly on a non-finite loss (nn.TerminateOnNaN).
+	// cleanly on a non-finite loss (callbacks.TerminateOnNaN).
 	Callbacks func(Run) []nn.Callback
 	// KeepSteps keeps every optimizer step's record in the results. Without
 	// it only epoch records are kept, which is what the summary and the
@@ -66,18 +63,21 @@ type Grid struct {
 	// Variants are the batch policies: data.FullBatch(), data.Stochastic(),
 	// data.Minibatch(n).
 	Variants []data.Batching
-	// Optimizers are the optimizers with their hyperparameters.
-	Optimizers []Optimizer
+	// Optimizers are the optimizers tried, with their hyperparameters.
+	Optimizers []OptimizerChoice
 	// LRs are the learning rates, each positive.
 	LRs []float64
 	// Seeds drive initialisation and shuffling (see nn.BuildConfig).
 	Seeds []uint64
 }
 
-// Optimizer is one optimizer of a Grid: a name and hyperparameters as
-// optim.New takes them, without the learning rate, which the grid sets.
-type Optimizer struct {
-	Name  string
+// OptimizerChoice is one optimizer a Grid tries: not an optim.Optimizer
+// but what makes one for each run, a name and hyperparameters as optim.New
+// takes them, without the learning rate, which the grid sets.
+type OptimizerChoice struct {
+	// Name is an optim.Names name ("sgd", "adam").
+	Name string
+	// Hyper are the hyperparameters other than lr ("momentum": 0.9).
 	Hyper map[string]any
 	// LRs, if set, replaces Grid.LRs for this optimizer (Adam wants smaller
 	// rates than SGD).
@@ -88,12 +88,12 @@ type Optimizer struct {
 
 // Budget bounds each run: Epochs always; the others, when positive, end the
 // run early once that many examples or gradient evaluations (optimizer
-// steps) or that much training time have been used.
+// steps, nn.FitConfig.MaxSteps) or that much training time have been used.
 type Budget struct {
-	Epochs      int
-	MaxExamples int64
-	MaxSteps    int64
-	MaxTime     time.Duration
+	Epochs       int
+	MaxExamples  int64
+	MaxGradEvals int64
+	MaxTime      time.Duration
 }
 
 // Target is the value of a monitored quantity whose first crossing the
@@ -165,8 +165,8 @@ func sanitize(s string) string {
 func (s *Study) Configs() []Config {
 	var out []Config
 	for _, o := range s.Grid.Optimizers {
-		variants := cmpSlice(o.Variants, s.Grid.Variants)
-		lrs := cmpSlice(o.LRs, s.Grid.LRs)
+		variants := ownOr(o.Variants, s.Grid.Variants)
+		lrs := ownOr(o.LRs, s.Grid.LRs)
 		for _, v := range variants {
 			for _, lr := range lrs {
 				out = append(out, Config{Variant: v, Optimizer: strings.ToLower(o.Name), Hyper: o.Hyper, LR: lr})
@@ -176,11 +176,12 @@ func (s *Study) Configs() []Config {
 	return out
 }
 
-func cmpSlice[T any](a, b []T) []T {
-	if len(a) > 0 {
-		return a
+// ownOr returns an optimizer's own list if it has one, else the grid's.
+func ownOr[T any](own, grid []T) []T {
+	if len(own) > 0 {
+		return own
 	}
-	return b
+	return grid
 }
 
 // Runs validates the study and returns its runs in order: every
@@ -198,12 +199,12 @@ func (s *Study) Runs() ([]Run, error) {
 	return runs, nil
 }
 
-func fieldErr(field, format string, args ...any) error {
-	return fmt.Errorf("study: %s: %s: %w", field, strings.TrimSuffix(fmt.Sprintf(format, args...), ": "+ErrConfig.Error()), ErrConfig) // the kind said once
-}
-
-// Validate reports the first problem with the study, naming the field as
-// a study file spells it ("grid.lrs[1]").
+// Validate reports the first problem with the study, as a *ConfigError
+// naming the field as a study file spells it ("grid.lrs[1]"). Besides the
+// fields, it builds and compiles one model and evaluates it on the first
+// training row, so that a model that cannot train on the data (an unknown
+// activation, a wrong input width, a loss that does not fit the targets) is
+// reported before any run, and it checks that Target.Metric is recorded.
 func (s *Study) Validate() error {
 	switch {
 	case s.Model == nil:
@@ -214,21 +215,52 @@ func (s *Study) Validate() error {
 		return fieldErr("data", "no training data")
 	}
 	if _, err := nn.LossByName(s.Loss); err != nil {
-		return fieldErr("loss", "%v", err)
+		return fieldErr("loss", "%w", err)
 	}
 	for i, m := range s.Metrics {
 		if _, err := nn.MetricByName(m); err != nil && !strings.EqualFold(m, "loss") {
-			return fieldErr(fmt.Sprintf("metrics[%d]", i), "%v", err)
+			return fieldErr(fmt.Sprintf("metrics[%d]", i), "%w", err)
 		}
 	}
 	if err := s.Train.Validate(); err != nil {
-		return fieldErr("data", "training set: %v", err)
+		return fieldErr("data", "training set: %w", err)
 	}
 	if s.Validation != nil {
 		if err := s.Validation.Validate(); err != nil {
-			return fieldErr("data", "validation set: %v", err)
+			return fieldErr("data", "validation set: %w", err)
 		}
 	}
+	if s.DType.Type != nil && s.DType != s.Train.DType() {
+		return fieldErr("dtype", "%v, but the data is %v", s.DType, s.Train.DType())
+	}
+	if err := s.validateGrid(); err != nil {
+		return err
+	}
+	b := s.Budget
+	switch {
+	case b.Epochs <= 0:
+		return fieldErr("budget.epochs", "%d must be positive", b.Epochs)
+	case b.MaxExamples < 0:
+		return fieldErr("budget.max_examples", "%d must not be negative", b.MaxExamples)
+	case b.MaxGradEvals < 0:
+		return fieldErr("budget.max_grad_evals", "%d must not be negative", b.MaxGradEvals)
+	case b.MaxTime < 0:
+		return fieldErr("budget.max_time", "%v must not be negative", b.MaxTime)
+	}
+	if t := s.Target; t.Value != 0 && (math.IsNaN(t.Value) || math.IsInf(t.Value, 0)) {
+		return fieldErr("target.value", "%v is not finite", t.Value)
+	}
+	recorded, err := s.trial()
+	if err != nil {
+		return fieldErr("model", "%w", err)
+	}
+	if metric, _ := s.target(); !slices.Contains(recorded, metric) {
+		return fieldErr("target.metric", "%q is not recorded (valid: %s)", metric, strings.Join(recorded, ", "))
+	}
+	return nil
+}
+
+func (s *Study) validateGrid() error {
 	g := s.Grid
 	if len(g.Optimizers) == 0 {
 		return fieldErr("grid.optimizers", "empty grid: no optimizer")
@@ -253,44 +285,78 @@ func (s *Study) Validate() error {
 		if err := validateLRs(f+".lrs", o.LRs); err != nil {
 			return err
 		}
-		if len(cmpSlice(o.Variants, g.Variants)) == 0 {
+		if len(ownOr(o.Variants, g.Variants)) == 0 {
 			return fieldErr("grid.variants", "empty grid: no variant for optimizer %q", o.Name)
 		}
-		if len(cmpSlice(o.LRs, g.LRs)) == 0 {
+		if len(ownOr(o.LRs, g.LRs)) == 0 {
 			return fieldErr("grid.lrs", "empty grid: no learning rate for optimizer %q", o.Name)
 		}
 		if _, ok := o.Hyper["lr"]; ok {
 			return fieldErr(f+".hyper.lr", "the learning rate is set by the grid's lrs")
 		}
-		if _, err := newOptimizer(o.Name, o.Hyper, cmpSlice(o.LRs, g.LRs)[0]); err != nil {
+		if _, err := json.Marshal(o.Hyper); err != nil {
+			return fieldErr(f+".hyper", "cannot be recorded in the results: %w", err)
+		}
+		if _, err := newOptimizer(o.Name, o.Hyper, ownOr(o.LRs, g.LRs)[0]); err != nil {
 			field := f + ".name"
 			if slices.Contains(optim.Names(), strings.ToLower(o.Name)) {
 				field = f + ".hyper"
 			}
-			return fieldErr(field, "%v", err)
+			return fieldErr(field, "%w", err)
 		}
 	}
-	b := s.Budget
-	switch {
-	case b.Epochs <= 0:
-		return fieldErr("budget.epochs", "epochs %d must be positive", b.Epochs)
-	case b.MaxExamples < 0:
-		return fieldErr("budget.max_examples", "%d must not be negative", b.MaxExamples)
-	case b.MaxSteps < 0:
-		return fieldErr("budget.max_grad_evals", "%d must not be negative", b.MaxSteps)
-	case b.MaxTime < 0:
-		return fieldErr("budget.max_time", "%v must not be negative", b.MaxTime)
-	}
-	if t := s.Target; t.Value != 0 && (math.IsNaN(t.Value) || math.IsInf(t.Value, 0)) {
-		return fieldErr("target.value", "%v is not finite", t.Value)
-	}
-	if t := s.Target; strings.HasPrefix(t.Metric, "val_") && s.Validation == nil {
-		return fieldErr("target.metric", "%q needs validation data", t.Metric)
-	}
-	if s.DType.Type != nil && s.DType != s.Train.DType() {
-		return fieldErr("dtype", "%v, but the data is %v", s.DType, s.Train.DType())
-	}
 	return nil
+}
+
+// trial builds and compiles one model as the first run would, evaluates it
+// on the first training row, and returns the names the runs' histories will
+// record: "loss", the metrics, then the same prefixed "val_" if there is
+// validation data.
+func (s *Study) trial() ([]string, error) {
+	m, err := s.Model()
+	if err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, errors.New("Model returned nil")
+	}
+	defer m.Close()
+	o := s.Grid.Optimizers[0]
+	opt, err := newOptimizer(o.Name, o.Hyper, ownOr(o.LRs, s.Grid.LRs)[0])
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Compile(nn.CompileConfig{Loss: s.Loss, Optimizer: opt, Metrics: s.Metrics, Seed: s.Grid.Seeds[0], DType: s.dtype()}); err != nil {
+		return nil, err
+	}
+	row, err := s.Train.Slice(0, 1)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := m.Evaluate(row)
+	if err != nil {
+		return nil, err
+	}
+	names := []string{"loss"}
+	for _, k := range slices.Sorted(maps.Keys(ev)) {
+		if k != "loss" {
+			names = append(names, k)
+		}
+	}
+	if s.Validation != nil {
+		for _, k := range names[:len(names):len(names)] {
+			names = append(names, "val_"+k)
+		}
+	}
+	return names, nil
+}
+
+// dtype returns the models' dtype: DType, else the data's.
+func (s *Study) dtype() tensor.Dtype {
+	if s.DType.Type == nil {
+		return s.Train.DType()
+	}
+	return s.DType
 }
 
 func firstDup[T comparable](s []T) (int, bool) {
@@ -305,10 +371,15 @@ func firstDup[T comparable](s []T) (int, bool) {
 }
 
 func validateVariants(field string, vs []data.Batching, n int) error {
+	names := make([]string, len(vs))
 	for i, v := range vs {
 		if err := v.Validate(n); err != nil {
-			return fieldErr(fmt.Sprintf("%s[%d]", field, i), "%v", err)
+			return fieldErr(fmt.Sprintf("%s[%d]", field, i), "%w", err)
 		}
+		names[i] = VariantName(v)
+	}
+	if i, dup := firstDup(names); dup {
+		return fieldErr(fmt.Sprintf("%s[%d]", field, i), "variant %s repeats", names[i])
 	}
 	return nil
 }
@@ -318,6 +389,9 @@ func validateLRs(field string, lrs []float64) error {
 		if !(lr > 0) || math.IsInf(lr, 0) {
 			return fieldErr(fmt.Sprintf("%s[%d]", field, i), "learning rate %v must be positive and finite", lr)
 		}
+	}
+	if i, dup := firstDup(lrs); dup {
+		return fieldErr(fmt.Sprintf("%s[%d]", field, i), "learning rate %v repeats", lrs[i])
 	}
 	return nil
 }
@@ -360,7 +434,17 @@ func VariantName(b data.Batching) string {
 // ParseVariant reads a batch policy: "full" (or "batch"), "stochastic"
 // (or "sgd1"), "minibatch(32)", "minibatch:32", "minibatch32", "mb32" or a
 // bare size "32"; each may be followed by ",noshuffle" and ",droplast".
+// The error is a *ConfigError.
 func ParseVariant(s string) (data.Batching, error) {
+	b, err := parseVariant(s)
+	if err != nil {
+		return b, &ConfigError{Err: err}
+	}
+	return b, nil
+}
+
+// parseVariant is ParseVariant with an error that says only what is wrong.
+func parseVariant(s string) (data.Batching, error) {
 	parts := strings.Split(strings.ToLower(strings.TrimSpace(s)), ",")
 	var b data.Batching
 	name := strings.TrimSpace(parts[0])
@@ -372,7 +456,7 @@ func ParseVariant(s string) (data.Batching, error) {
 		num := strings.NewReplacer("minibatch", "", "mb", "", "(", "", ")", "", ":", "", "=", "").Replace(name)
 		n, err := strconv.Atoi(num)
 		if err != nil || n < 1 {
-			return b, fmt.Errorf("study: variant %q: want full, stochastic or minibatch(n) with n >= 1: %w", s, ErrConfig)
+			return b, fmt.Errorf("%q is not a variant: want full, stochastic or minibatch(n) with n >= 1", s)
 		}
 		b.Size = n
 	}
@@ -383,7 +467,7 @@ func ParseVariant(s string) (data.Batching, error) {
 		case "droplast":
 			b.DropLast = true
 		default:
-			return b, fmt.Errorf("study: variant %q: option %q, want noshuffle or droplast: %w", s, opt, ErrConfig)
+			return b, fmt.Errorf("variant %q: unknown option %q, want noshuffle or droplast", s, opt)
 		}
 	}
 	return b, nil

@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/descentlab/descent/data"
+	"github.com/descentlab/descent/graph"
 	"github.com/descentlab/descent/nn"
+	"github.com/descentlab/descent/nn/keras"
 )
 
 // smallStudy is a fast study on two moons: 8 runs of 3 epochs on 60
@@ -222,8 +224,8 @@ func TestShardMerge(t *testing.T) {
 	other.Budget.Epochs = 1
 	od := t.TempDir()
 	runInto(t, other, Options{Shard: Shard{0, 4}}, od)
-	if _, err := Load(dirs[0], od); !errors.Is(err, ErrConfig) {
-		t.Errorf("merging different studies: got %v, want ErrConfig", err)
+	if _, err := Load(dirs[0], od); !errors.Is(err, ErrMerge) || !strings.Contains(err.Error(), "differ in budget") {
+		t.Errorf("merging different studies: got %v, want ErrMerge naming the budget", err)
 	}
 }
 
@@ -353,10 +355,10 @@ func TestBadStudyFiles(t *testing.T) {
 		{`"lrs": [0.5]`, `"lrs": []`, "grid.lrs: empty grid"},
 		{`"seeds": [1]`, `"seeds": []`, "grid.seeds: empty grid"},
 		{`"optimizers": [{"name": "sgd"}]`, `"optimizers": []`, "grid.optimizers: empty grid"},
-		{`"variants": ["full"]`, `"variants": ["tiny"]`, `grid.variants[0]: study: variant "tiny"`},
+		{`"variants": ["full"]`, `"variants": ["tiny"]`, `grid.variants[0]: "tiny" is not a variant`},
 		{`"name": "xor"`, `"name": "iris"`, `data.name: unknown dataset "iris"`},
-		{`"epochs": 2`, `"epochz": 2`, `unknown field "epochz"`},
-		{`"epochs": 2`, `"epochs": 0`, "budget.epochs: epochs 0 must be positive"},
+		{`"epochs": 2`, `"epochz": 2`, `budget.epochz: unknown field`},
+		{`"epochs": 2`, `"epochs": 0`, "budget.epochs: 0 must be positive"},
 		{`"epochs": 2`, `"epochs": 2, "max_time": "soon"`, "budget.max_time"},
 		{`"builtin": "xor-2-10-1"`, `"builtin": "resnet"`, `model.builtin: unknown model "resnet"`},
 		{`"lrs": [0.5]`, `"lrs": ["fast"]`, "grid.lrs"},
@@ -379,9 +381,9 @@ func TestStudyFileKeras(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := m.ToJSON()
+	k, err := keras.ToJSON(m)
 	if err != nil {
-		t.Skipf("nn.ToJSON: %v", err)
+		t.Skipf("keras.ToJSON: %v", err)
 	}
 	text := `{"model": {"keras": ` + string(k) + `}, "data": {"name": "xor"},
 	  "grid": {"variants": ["full", "stochastic"], "optimizers": [{"name": "sgd"}], "lrs": [0.5], "seeds": [1]},
@@ -459,5 +461,125 @@ func TestFloatJSON(t *testing.T) {
 	var f Float
 	if err := json.Unmarshal([]byte(`"NaN"`), &f); err != nil || f == f {
 		t.Errorf("NaN: got %v, %v", f, err)
+	}
+}
+
+// tinyFile is a study of 8 one-epoch runs on 40 rows of two moons.
+func tinyFile() *File {
+	return &File{
+		Name:  "tiny",
+		Model: ModelSpec{Builtin: "mlp", Hidden: []int{4}, Activation: "tanh"},
+		Data:  DataSpec{Name: "moons", N: 40, Seed: 3},
+		Grid: GridSpec{
+			Variants:   []string{"full", "minibatch(8)"},
+			Optimizers: []OptimizerSpec{{Name: "sgd"}, {Name: "adam", LRs: []float64{0.05}}},
+			LRs:        []float64{0.3},
+			Seeds:      []uint64{1, 2},
+		},
+		Budget: BudgetSpec{Epochs: 1},
+	}
+}
+
+func tinyStudy(t *testing.T, edit func(*File)) *Study {
+	t.Helper()
+	f := tinyFile()
+	if edit != nil {
+		edit(f)
+	}
+	s, err := f.Study()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestValidateTrainsNothingWrong checks what Validate finds by building a
+// model: mistakes that used to fail every run.
+func TestValidateTrainsNothingWrong(t *testing.T) {
+	tests := []struct {
+		name        string
+		edit        func(*Study)
+		field, want string
+		is          error
+	}{
+		{"activation", func(s *Study) {
+			s.Model = func() (*nn.Sequential, error) { return MLP(2, []int{4}, "wobble", 1, "sigmoid"), nil }
+		}, "model", `unknown activation "wobble"`, nn.ErrUnknownName},
+		{"input width", func(s *Study) {
+			s.Model = func() (*nn.Sequential, error) { return MLP(3, []int{4}, "tanh", 1, "sigmoid"), nil }
+		}, "model", "", nil},
+		{"model error", func(s *Study) {
+			s.Model = func() (*nn.Sequential, error) { return nil, errors.New("no such file") }
+		}, "model", "no such file", nil},
+		{"target metric", func(s *Study) { s.Target = Target{Metric: "val_acc", Value: 0.9} },
+			"target.metric", `"val_acc" is not recorded (valid: loss, accuracy, val_loss, val_accuracy)`, nil},
+		{"hyperparameter JSON cannot hold", func(s *Study) { s.Grid.Optimizers[0].Hyper = map[string]any{"momentum": func() {}} },
+			"grid.optimizers[0].hyper", "", nil},
+		{"duplicate rate", func(s *Study) { s.Grid.LRs = []float64{0.1, 0.2, 0.1} }, "grid.lrs[2]", "learning rate 0.1 repeats", nil},
+	}
+	for _, tc := range tests {
+		s := tinyStudy(t, nil)
+		tc.edit(s)
+		err := s.Validate()
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Field != tc.field || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want a ConfigError for %s containing %q", tc.name, err, tc.field, tc.want)
+		}
+		if tc.is != nil && !errors.Is(err, tc.is) {
+			t.Errorf("%s: %v does not match %v", tc.name, err, tc.is)
+		}
+	}
+}
+
+// TestErrorsOnce checks that errors say each thing once and name fields as
+// a study file does.
+func TestErrorsOnce(t *testing.T) {
+	parse := func(text string) error {
+		f, err := Parse(strings.NewReader(text), "s.json")
+		if err == nil {
+			_, err = f.Study()
+		}
+		return err
+	}
+	tests := []struct {
+		err       error
+		want      string
+		line, col int
+		field     string
+		alsoIs    error
+	}{
+		{parse(""), "study: s.json: empty study file", 0, 0, "", nil},
+		{parse(" \n\t"), "study: s.json: empty study file", 0, 0, "", nil},
+		{parse(`{"budget": {"epochs": "3"}}`), "study: s.json:1:23: budget.epochs: a string, want an integer", 1, 23, "budget.epochs", nil},
+		{parse("{\n  \"grid\": {\"seeds\": [-1]}}"), "study: s.json:2:22: grid.seeds: the number -1, want a non-negative integer", 2, 22, "grid.seeds", nil},
+		{parse(`{"grid": {"optimizers": [{"name": "sgd", "hyperz": {}}]}}`), "study: s.json: grid.optimizers[0].hyperz: unknown field (valid: name, hyper, lrs, variants)", 0, 0, "grid.optimizers[0].hyperz", nil},
+		{parse(`{"budget": {"epochs": 3}} {}`), "study: s.json:1:27: data after the object", 1, 27, "", nil},
+		{parse(`{"budget": {"epochs": 3}`), "study: s.json: the file ends inside the object", 0, 0, "", nil},
+		{func() error { _, err := ParseVariant("mb0"); return err }(), `study: "mb0" is not a variant: want full, stochastic or minibatch(n) with n >= 1`, 0, 0, "", nil},
+		{func() error { _, err := ParseShard("2/2"); return err }(), `study: shard: "2/2", want i/n with 0 <= i < n`, 0, 0, "shard", nil},
+		{func() error {
+			f := tinyFile()
+			f.Grid.Optimizers[0].Name = "sgdx"
+			_, err := f.Study()
+			return err
+		}(), `study: grid.optimizers[0].name: optim: unknown optimizer "sgdx"`, 0, 0, "grid.optimizers[0].name", graph.ErrUnknown},
+	}
+	for _, tc := range tests {
+		err := tc.err
+		var ce *ConfigError
+		if !errors.As(err, &ce) || !errors.Is(err, ErrConfig) {
+			t.Errorf("%v: not a ConfigError matching ErrConfig", err)
+			continue
+		}
+		msg := err.Error()
+		if !strings.HasPrefix(msg, tc.want) || ce.Line != tc.line || ce.Column != tc.col || ce.Field != tc.field {
+			t.Errorf("got %q (line %d, column %d, field %q)\nwant %q (line %d, column %d, field %q)", msg, ce.Line, ce.Column, ce.Field, tc.want, tc.line, tc.col, tc.field)
+		}
+		if tc.alsoIs != nil && !errors.Is(err, tc.alsoIs) {
+			t.Errorf("%v does not match %v", err, tc.alsoIs)
+		}
+		if strings.Count(msg, "study:") != 1 || strings.Contains(msg, "invalid study") || strings.Contains(msg, "Go struct") || strings.Contains(msg, "EOF") {
+			t.Errorf("%q repeats itself or shows Go internals", msg)
+		}
 	}
 }

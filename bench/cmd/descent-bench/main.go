@@ -10,7 +10,13 @@
 //	CGO_LDFLAGS=-lopenblas go run -tags openblas ./bench/cmd/descent-bench
 //
 // Each implementation and dtype runs in a child process of its own, so that
-// its peak memory is its own. See bench/README.md for the columns.
+// its peak memory is its own. The machine's speed drifts by tens of percent
+// between runs minutes apart, so the implementations are measured in
+// interleaved rounds (-rounds, 3 by default): in each round descent, the
+// floor and each torch setting run once, back to back, and the table gives
+// every case's median over the rounds with the spread of its time per step.
+// -quick runs one round of fewer steps: for CI, not for comparisons. See
+// bench/README.md for the columns.
 package main
 
 import (
@@ -41,6 +47,7 @@ func main() {
 	python := flag.String("python", "/usr/bin/python3", "python interpreter for the torch peer")
 	inProcess := flag.Bool("inprocess", false, "run every case in this process (peak RSS is then the whole run's)")
 	worker := flag.String("worker", "", "internal: run the cases of impl:dtype and print JSON")
+	rounds := flag.Int("rounds", 0, "interleaved rounds of every implementation (median and spread per case); 0 means 3, or 1 with -quick")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("descent-bench: ")
@@ -62,7 +69,17 @@ func main() {
 		return
 	}
 
+	if *rounds < 0 {
+		log.Fatalf("-rounds %d must not be negative", *rounds)
+	}
+	if *rounds == 0 {
+		*rounds = 3
+		if *quick {
+			*rounds = 1
+		}
+	}
 	rep := bench.NewReport(*quick)
+	rep.Rounds = *rounds
 	mnist := ""
 	if *inProcess {
 		r, err := bench.RunInProcess(opts)
@@ -73,31 +90,61 @@ func main() {
 		if r.Data == "mnist" {
 			mnist, _ = mnistDir()
 		}
+		if torchReady(rep, *torch, *python) {
+			dir, err := os.MkdirTemp("", "descent-bench")
+			if err != nil {
+				log.Fatal(err)
+			}
+			defer os.RemoveAll(dir)
+			if err := bench.WriteWeights(dir); err != nil {
+				log.Fatal(err)
+			}
+			for _, dt := range opts.DTypes {
+				rep.Results = append(rep.Results, runTorch(*python, *quick, mnist, dir, dt)...)
+			}
+		}
 	} else {
 		self, err := os.Executable()
 		if err != nil {
 			log.Fatal(err)
 		}
-		for _, impl := range []string{bench.ImplDescent, bench.ImplFloor} {
-			for _, dt := range opts.DTypes {
-				args := []string{"-worker", impl + ":" + dt, "-quick=" + strconv.FormatBool(*quick), "-synthetic=" + strconv.FormatBool(*synthetic)}
-				fmt.Fprintf(os.Stderr, "running %s %s...\n", impl, dt)
-				cmd := exec.Command(self, args...)
-				cmd.Stderr = os.Stderr
-				b, err := cmd.Output()
-				if err != nil {
-					log.Fatalf("%s %s: %v", impl, dt, err)
-				}
-				var w workerOut
-				if err := json.Unmarshal(b, &w); err != nil {
-					log.Fatalf("%s %s: %v", impl, dt, err)
-				}
-				rep.Results = append(rep.Results, w.Results...)
-				rep.Data, mnist = w.Source, w.Dir
+		torchOK := torchReady(rep, *torch, *python)
+		var weights string
+		if torchOK {
+			if weights, err = os.MkdirTemp("", "descent-bench"); err != nil {
+				log.Fatal(err)
+			}
+			defer os.RemoveAll(weights)
+			if err := bench.WriteWeights(weights); err != nil {
+				log.Fatal(err)
 			}
 		}
+		for round := 1; round <= *rounds; round++ {
+			for _, dt := range opts.DTypes {
+				for _, impl := range []string{bench.ImplDescent, bench.ImplFloor} {
+					args := []string{"-worker", impl + ":" + dt, "-quick=" + strconv.FormatBool(*quick), "-synthetic=" + strconv.FormatBool(*synthetic)}
+					fmt.Fprintf(os.Stderr, "round %d/%d: %s %s...\n", round, *rounds, impl, dt)
+					cmd := exec.Command(self, args...)
+					cmd.Stderr = os.Stderr
+					b, err := cmd.Output()
+					if err != nil {
+						log.Fatalf("%s %s: %v", impl, dt, err)
+					}
+					var w workerOut
+					if err := json.Unmarshal(b, &w); err != nil {
+						log.Fatalf("%s %s: %v", impl, dt, err)
+					}
+					rep.Results = append(rep.Results, w.Results...)
+					rep.Data, mnist = w.Source, w.Dir
+				}
+				if torchOK {
+					fmt.Fprintf(os.Stderr, "round %d/%d: torch %s...\n", round, *rounds, dt)
+					rep.Results = append(rep.Results, runTorch(*python, *quick, mnist, weights, dt)...)
+				}
+			}
+		}
+		rep.Results = bench.Summarise(rep.Results)
 	}
-	runTorch(rep, *torch, *python, *quick, mnist, opts.DTypes)
 	if err := rep.WriteTable(os.Stdout); err != nil {
 		log.Fatal(err)
 	}
@@ -115,43 +162,40 @@ func main() {
 
 func mnistDir() (string, error) { return bench.MNISTDirForTorch() }
 
-// runTorch runs the torch peer for each dtype and thread setting and adds
-// its results to rep, or records why it did not run.
-func runTorch(rep *bench.Report, mode, python string, quick bool, mnist string, dtypes []string) {
+// torchReady reports whether the torch peer can run, recording in rep its
+// version or why it does not run.
+func torchReady(rep *bench.Report, mode, python string) bool {
 	if mode == "off" {
 		rep.Torch = "off"
-		return
+		return false
 	}
 	ver, err := bench.TorchVersion(python)
 	if err != nil {
 		rep.Torch = "not run: " + bench.TorchHelp
 		fmt.Fprintln(os.Stderr, bench.TorchHelp)
-		return
+		return false
 	}
 	rep.Torch = "torch " + ver
-	dir, err := os.MkdirTemp("", "descent-bench")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	if err := bench.WriteWeights(dir); err != nil {
-		log.Fatal(err)
-	}
-	for _, dt := range dtypes {
-		for _, s := range bench.TorchSettings {
-			args := append([]string{"--dtype", dt, "--weights", dir}, s.Args...)
-			if quick {
-				args = append(args, "--quick")
-			}
-			if mnist != "" {
-				args = append(args, "--mnist", mnist)
-			}
-			fmt.Fprintf(os.Stderr, "running torch %s %s...\n", dt, s.Name)
-			res, err := bench.RunTorch(python, bench.TorchScript(), args, s.Env)
-			if err != nil {
-				log.Fatal(err)
-			}
-			rep.Results = append(rep.Results, res...)
+	return true
+}
+
+// runTorch runs the torch peer for one dtype in each thread setting, from
+// the initial weights in dir, and returns its results.
+func runTorch(python string, quick bool, mnist, dir, dt string) []bench.Result {
+	var out []bench.Result
+	for _, s := range bench.TorchSettings {
+		args := append([]string{"--dtype", dt, "--weights", dir}, s.Args...)
+		if quick {
+			args = append(args, "--quick")
 		}
+		if mnist != "" {
+			args = append(args, "--mnist", mnist)
+		}
+		res, err := bench.RunTorch(python, bench.TorchScript(), args, s.Env)
+		if err != nil {
+			log.Fatal(err)
+		}
+		out = append(out, res...)
 	}
+	return out
 }

@@ -1,4 +1,4 @@
-package nn
+package callbacks
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/descentlab/descent/data"
+	"github.com/descentlab/descent/nn"
 	"github.com/descentlab/descent/optim"
 	"gorgonia.org/tensor"
 )
@@ -28,13 +29,13 @@ type script struct {
 	weights [][][]float64
 }
 
-func (s *script) OnEpochEnd(t *Training, rec *EpochRecord) error {
+func (s *script) OnEpochEnd(t *nn.Training, rec *nn.EpochRecord) error {
 	rec.Metrics[s.name] = s.values[rec.Epoch-1]
 	s.weights = append(s.weights, snapshot(t, nil))
 	return nil
 }
 
-func weightsOf(m *Sequential) [][]float64 {
+func weightsOf(m *nn.Sequential) [][]float64 {
 	var w [][]float64
 	for _, p := range m.Params() {
 		w = append(w, p.Float64s())
@@ -73,8 +74,8 @@ func TestEarlyStopping(t *testing.T) {
 				es := tc.es
 				es.RestoreBestWeights = restoreBest
 				s := &script{name: es.Monitor, values: tc.values}
-				cbs := []Callback{s, &es}
-				hist, err := m.Fit(context.Background(), xor, FitConfig{Epochs: len(tc.values), Callbacks: cbs})
+				cbs := []nn.Callback{s, &es}
+				hist, err := m.Fit(context.Background(), xor, nn.FitConfig{Epochs: len(tc.values), Callbacks: cbs})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -113,9 +114,9 @@ func TestEarlyStoppingErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		m := compiledXOR(t, 1, tensor.Float64)
-		_, err := m.Fit(context.Background(), xor, FitConfig{Epochs: 3, Callbacks: []Callback{&tc.es}})
-		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, ErrConfig) {
-			t.Errorf("%+v: got error %v, want one containing %q wrapping ErrConfig", tc.es, err, tc.want)
+		_, err := m.Fit(context.Background(), xor, nn.FitConfig{Epochs: 3, Callbacks: []nn.Callback{&tc.es}})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, nn.ErrConfig) {
+			t.Errorf("%+v: got error %v, want one containing %q wrapping nn.ErrConfig", tc.es, err, tc.want)
 		}
 	}
 }
@@ -123,10 +124,10 @@ func TestEarlyStoppingErrors(t *testing.T) {
 // divergent returns a linear least-squares model and data on which SGD with
 // learning rate 10 diverges (the stable limit is about 2/λmax ≈ 0.4), so
 // that the loss overflows to +Inf within a few dozen steps.
-func divergent(t *testing.T) (*Sequential, *data.Dataset) {
+func divergent(t *testing.T) (*nn.Sequential, *data.Dataset) {
 	t.Helper()
-	m := NewSequential(&Dense{Units: 1, InputDim: 2})
-	if err := m.Compile(CompileConfig{Loss: "mse", Optimizer: optim.NewSGD(10), Seed: 3}); err != nil {
+	m := nn.NewSequential(&nn.Dense{Units: 1, InputDim: 2})
+	if err := m.Compile(nn.CompileConfig{Loss: "mse", Optimizer: optim.NewSGD(10), Seed: 3}); err != nil {
 		t.Fatal(err)
 	}
 	d, err := data.FromRows([][]float64{{1, 2}, {2, 1}, {3, 3}, {-1, 2}}, [][]float64{{1}, {2}, {3}, {4}}, tensor.Float64)
@@ -138,15 +139,15 @@ func divergent(t *testing.T) (*Sequential, *data.Dataset) {
 
 func TestTerminateOnNaN(t *testing.T) {
 	m, d := divergent(t)
-	_, err := m.Fit(context.Background(), d, FitConfig{Epochs: 1000})
-	if !errors.Is(err, ErrNotFinite) {
-		t.Fatalf("without TerminateOnNaN: got error %v, want ErrNotFinite", err)
+	_, err := m.Fit(context.Background(), d, nn.FitConfig{Epochs: 1000})
+	if !errors.Is(err, nn.ErrNotFinite) {
+		t.Fatalf("without TerminateOnNaN: got error %v, want nn.ErrNotFinite", err)
 	}
 
 	m, d = divergent(t)
 	var tn TerminateOnNaN
 	var sawEpochEnd bool
-	hist, err := m.Fit(context.Background(), d, FitConfig{Epochs: 1000, Callbacks: []Callback{&tn, EpochFunc(func(_ *Training, rec *EpochRecord) error {
+	hist, err := m.Fit(context.Background(), d, nn.FitConfig{Epochs: 1000, Callbacks: []nn.Callback{&tn, nn.EpochFunc(func(_ *nn.Training, rec *nn.EpochRecord) error {
 		sawEpochEnd = !isFinite(rec.Loss)
 		return nil
 	})}})
@@ -178,7 +179,7 @@ func TestLearningRateScheduler(t *testing.T) {
 		seen = append(seen, lr)
 		return 0.1 / float64(epoch)
 	}}
-	hist, err := m.Fit(context.Background(), data.XOR(tensor.Float64), FitConfig{Epochs: 4, Callbacks: []Callback{lrs}})
+	hist, err := m.Fit(context.Background(), data.XOR(tensor.Float64), nn.FitConfig{Epochs: 4, Callbacks: []nn.Callback{lrs}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +197,7 @@ func TestLearningRateScheduler(t *testing.T) {
 
 	bad := LearningRateScheduler{Schedule: func(int, float64) float64 { return -1 }}
 	m = compiledXOR(t, 1, tensor.Float64)
-	if _, err := m.Fit(context.Background(), data.XOR(tensor.Float64), FitConfig{Epochs: 2, Callbacks: []Callback{bad}}); err == nil || !strings.Contains(err.Error(), "learning rate -1") {
+	if _, err := m.Fit(context.Background(), data.XOR(tensor.Float64), nn.FitConfig{Epochs: 2, Callbacks: []nn.Callback{bad}}); err == nil || !strings.Contains(err.Error(), "learning rate -1") {
 		t.Errorf("negative rate: got %v, want an error naming it", err)
 	}
 }
@@ -207,11 +208,11 @@ func TestReduceLROnPlateau(t *testing.T) {
 	p := optim.NewReduceOnPlateau()
 	p.Patience, p.Factor = 1, 0.5
 	r := &ReduceLROnPlateau{Monitor: "score", Plateau: p}
-	cbs := []Callback{EpochFunc(func(_ *Training, rec *EpochRecord) error {
+	cbs := []nn.Callback{nn.EpochFunc(func(_ *nn.Training, rec *nn.EpochRecord) error {
 		rec.Metrics["score"] = scores[rec.Epoch-1]
 		return nil
 	}), r}
-	hist, err := m.Fit(context.Background(), data.XOR(tensor.Float64), FitConfig{Epochs: len(scores), Callbacks: cbs})
+	hist, err := m.Fit(context.Background(), data.XOR(tensor.Float64), nn.FitConfig{Epochs: len(scores), Callbacks: cbs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,8 +224,8 @@ func TestReduceLROnPlateau(t *testing.T) {
 			t.Errorf("epoch %d: lr %v, want %v", i+1, rec.LR, want[i])
 		}
 	}
-	if got := m.state.LRScale; got != 0.25 {
-		t.Errorf("final scale %v, want 0.25", got)
+	if got, _ := m.TrainState(); got.LRScale != 0.25 {
+		t.Errorf("final scale %v, want 0.25", got.LRScale)
 	}
 }
 
@@ -251,7 +252,7 @@ func TestCSVLogger(t *testing.T) {
 	t.Run("writer", func(t *testing.T) {
 		var b bytes.Buffer
 		m := compiledXOR(t, 1, tensor.Float64)
-		if _, err := m.Fit(context.Background(), xor, FitConfig{Epochs: 3, Validation: xor, Callbacks: []Callback{&CSVLogger{W: &b}}}); err != nil {
+		if _, err := m.Fit(context.Background(), xor, nn.FitConfig{Epochs: 3, Validation: xor, Callbacks: []nn.Callback{&CSVLogger{W: &b}}}); err != nil {
 			t.Fatal(err)
 		}
 		check(t, b.String(), 3)
@@ -260,7 +261,7 @@ func TestCSVLogger(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "log.csv")
 		m := compiledXOR(t, 1, tensor.Float64)
 		l := &CSVLogger{Path: path, Append: true}
-		cfg := FitConfig{Epochs: 2, Validation: xor, Callbacks: []Callback{l}}
+		cfg := nn.FitConfig{Epochs: 2, Validation: xor, Callbacks: []nn.Callback{l}}
 		if _, err := m.Fit(context.Background(), xor, cfg); err != nil {
 			t.Fatal(err)
 		}
@@ -280,7 +281,7 @@ func TestHooksStopAndFail(t *testing.T) {
 	xor := data.XOR(tensor.Float64)
 	boom := errors.New("boom")
 	m := compiledXOR(t, 1, tensor.Float64)
-	hist, err := m.Fit(context.Background(), xor, FitConfig{Epochs: 10, Callbacks: []Callback{EpochFunc(func(_ *Training, rec *EpochRecord) error {
+	hist, err := m.Fit(context.Background(), xor, nn.FitConfig{Epochs: 10, Callbacks: []nn.Callback{nn.EpochFunc(func(_ *nn.Training, rec *nn.EpochRecord) error {
 		if rec.Epoch == 3 {
 			return boom
 		}
@@ -290,9 +291,9 @@ func TestHooksStopAndFail(t *testing.T) {
 		t.Errorf("epoch hook error: got %v after %d epochs, want boom after 3", err, len(hist.Epochs))
 	}
 	m = compiledXOR(t, 1, tensor.Float64)
-	hist, err = m.Fit(context.Background(), xor, FitConfig{Epochs: 10, Batching: data.Stochastic(), Callbacks: []Callback{StepFunc(func(_ *Training, rec StepRecord) error {
+	hist, err = m.Fit(context.Background(), xor, nn.FitConfig{Epochs: 10, Batching: data.Stochastic(), Callbacks: []nn.Callback{nn.StepFunc(func(_ *nn.Training, rec nn.StepRecord) error {
 		if rec.Step == 6 {
-			return ErrStopped
+			return nn.ErrStopped
 		}
 		return nil
 	})}})
@@ -305,15 +306,15 @@ func TestBudgets(t *testing.T) {
 	xor := data.XOR(tensor.Float64)
 	tests := []struct {
 		name     string
-		cfg      FitConfig
+		cfg      nn.FitConfig
 		epochs   int
 		steps    int
 		examples int64
 	}{
-		{"epochs", FitConfig{Epochs: 7, Batching: data.Minibatch(3)}, 7, 14, 28},
-		{"grad evals", FitConfig{Epochs: 100, Batching: data.Stochastic(), MaxSteps: 9}, 3, 9, 9},
+		{"epochs", nn.FitConfig{Epochs: 7, Batching: data.Minibatch(3)}, 7, 14, 28},
+		{"grad evals", nn.FitConfig{Epochs: 100, Batching: data.Stochastic(), MaxSteps: 9}, 3, 9, 9},
 		// Minibatches of 3 then the ragged 1: 3, 4, 7, 8, 11 >= 10.
-		{"examples", FitConfig{Epochs: 100, Batching: data.Minibatch(3), MaxExamples: 10}, 3, 5, 11},
+		{"examples", nn.FitConfig{Epochs: 100, Batching: data.Minibatch(3), MaxExamples: 10}, 3, 5, 11},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -332,8 +333,8 @@ func TestBudgets(t *testing.T) {
 	t.Run("wall time", func(t *testing.T) {
 		m := compiledXOR(t, 1, tensor.Float64)
 		const budget = 30 * time.Millisecond
-		slow := StepFunc(func(*Training, StepRecord) error { time.Sleep(time.Millisecond); return nil })
-		hist, err := m.Fit(context.Background(), xor, FitConfig{Epochs: 100000, Batching: data.Stochastic(), MaxTime: budget, Callbacks: []Callback{slow}})
+		slow := nn.StepFunc(func(*nn.Training, nn.StepRecord) error { time.Sleep(time.Millisecond); return nil })
+		hist, err := m.Fit(context.Background(), xor, nn.FitConfig{Epochs: 100000, Batching: data.Stochastic(), MaxTime: budget, Callbacks: []nn.Callback{slow}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -344,4 +345,21 @@ func TestBudgets(t *testing.T) {
 			t.Errorf("ran %v, %d steps, %d epochs; want just over %v", last.Elapsed, len(hist.Steps), len(hist.Epochs), budget)
 		}
 	})
+}
+
+// compiledXOR is the seed's 2-10-1 tanh/sigmoid network, compiled for
+// binary cross-entropy with SGD(0.1) and accuracy.
+func compiledXOR(t testing.TB, seed uint64, dt tensor.Dtype) *nn.Sequential {
+	t.Helper()
+	m := nn.NewSequential(
+		&nn.Dense{Units: 10, InputDim: 2},
+		&nn.Activation{Fn: "tanh"},
+		&nn.Dense{Units: 1},
+		&nn.Activation{Fn: "sigmoid"},
+	)
+	err := m.Compile(nn.CompileConfig{Loss: "binary_crossentropy", Optimizer: optim.NewSGD(0.1), Metrics: []string{"accuracy"}, Seed: seed, DType: dt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

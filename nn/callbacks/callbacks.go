@@ -1,57 +1,32 @@
-package nn
+package callbacks
 
 import (
 	"cmp"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 
+	"github.com/descentlab/descent/nn"
 	"github.com/descentlab/descent/optim"
 )
 
-// Keras-style callbacks. Each is a small struct configured by its exported
-// fields (zero values documented) and reset when training begins, so one
-// value can be passed to several Fit calls in turn, but not to two running
-// at once.
-
-// monitored returns the value of the monitored quantity in an epoch record:
-// "loss" or a metric name such as "val_loss" or "val_accuracy".
-func monitored(who, name string, rec *EpochRecord) (float64, error) {
-	if name == "loss" {
-		return rec.Loss, nil
-	}
-	if v, ok := rec.Metrics[name]; ok {
-		return v, nil
-	}
-	avail := []string{"loss"}
-	for k := range rec.Metrics {
-		avail = append(avail, k)
-	}
-	slices.Sort(avail)
-	return 0, fmt.Errorf("nn: %s: monitor %q is not recorded (have %s; val_ names need validation data): %w",
-		who, name, strings.Join(avail, ", "), ErrConfig)
-}
-
-// monitorMode resolves "auto" as Keras does: "max" for accuracies, "min"
-// otherwise.
-func monitorMode(who, mode, monitor string) (string, error) {
-	switch mode {
-	case "min", "max":
-		return mode, nil
-	case "", "auto":
-		if strings.Contains(monitor, "acc") {
-			return "max", nil
-		}
-		return "min", nil
-	}
-	return "", fmt.Errorf("nn: %s: mode %q, want min, max or auto: %w", who, mode, ErrConfig)
-}
+// The compiler checks each callback against the interfaces it serves.
+var (
+	_ nn.TrainBeginCallback = (*EarlyStopping)(nil)
+	_ nn.Callback           = (*EarlyStopping)(nil)
+	_ nn.NonFiniteCallback  = (*TerminateOnNaN)(nil)
+	_ nn.TrainBeginCallback = (*TerminateOnNaN)(nil)
+	_ nn.TrainBeginCallback = LearningRateScheduler{}
+	_ nn.Callback           = LearningRateScheduler{}
+	_ nn.TrainBeginCallback = (*ReduceLROnPlateau)(nil)
+	_ nn.Callback           = (*ReduceLROnPlateau)(nil)
+	_ nn.TrainBeginCallback = (*CSVLogger)(nil)
+	_ nn.TrainEndCallback   = (*CSVLogger)(nil)
+)
 
 // EarlyStopping stops training when a monitored quantity has stopped
 // improving, as Keras's EarlyStopping.
@@ -93,50 +68,31 @@ type EarlyStopping struct {
 	weights [][]float64
 }
 
-// OnTrainBegin implements TrainBeginCallback: it validates the settings
-// and resets the state.
-func (e *EarlyStopping) OnTrainBegin(*Training) error {
-	if _, err := monitorMode("early stopping", e.Mode, e.monitor()); err != nil {
-		return err
+// OnTrainBegin implements nn.TrainBeginCallback: it validates the
+// settings and resets the state.
+func (e *EarlyStopping) OnTrainBegin(*nn.Training) error {
+	if _, err := e.monitor().Max(); err != nil {
+		return fmt.Errorf("callbacks: early stopping: %w", err)
 	}
 	if e.MinDelta < 0 || math.IsNaN(e.MinDelta) {
-		return fmt.Errorf("nn: early stopping: min delta %v must not be negative: %w", e.MinDelta, ErrConfig)
+		return fmt.Errorf("callbacks: early stopping: min delta %v must not be negative: %w", e.MinDelta, nn.ErrConfig)
 	}
 	if e.Patience < 0 {
-		return fmt.Errorf("nn: early stopping: patience %d must not be negative: %w", e.Patience, ErrConfig)
+		return fmt.Errorf("callbacks: early stopping: patience %d must not be negative: %w", e.Patience, nn.ErrConfig)
 	}
 	e.BestEpoch, e.Best, e.StoppedEpoch, e.wait, e.weights = 0, math.NaN(), 0, 0, nil
 	return nil
 }
 
-func (e *EarlyStopping) monitor() string {
-	if e.Monitor == "" {
-		return "val_loss"
-	}
-	return e.Monitor
-}
+func (e *EarlyStopping) monitor() nn.Monitor { return nn.Monitor{Name: e.Monitor, Mode: e.Mode} }
 
-// OnEpochEnd implements Callback.
-func (e *EarlyStopping) OnEpochEnd(t *Training, rec *EpochRecord) error {
-	v, err := monitored("early stopping", e.monitor(), rec)
+// OnEpochEnd implements nn.Callback.
+func (e *EarlyStopping) OnEpochEnd(t *nn.Training, rec *nn.EpochRecord) error {
+	v, err := e.monitor().Value(rec)
 	if err != nil {
-		return err
+		return fmt.Errorf("callbacks: early stopping: %w", err)
 	}
-	mode, err := monitorMode("early stopping", e.Mode, e.monitor())
-	if err != nil {
-		return err
-	}
-	better := false
-	switch {
-	case math.IsNaN(v):
-	case e.BestEpoch == 0:
-		better = true
-	case mode == "min":
-		better = v < e.Best-e.MinDelta
-	default:
-		better = v > e.Best+e.MinDelta
-	}
-	if better {
+	if e.monitor().Improves(v, e.Best, e.MinDelta) {
 		e.Best, e.BestEpoch, e.wait = v, rec.Epoch, 0
 		if e.RestoreBestWeights {
 			e.weights = snapshot(t, e.weights)
@@ -150,14 +106,14 @@ func (e *EarlyStopping) OnEpochEnd(t *Training, rec *EpochRecord) error {
 	e.StoppedEpoch = rec.Epoch
 	if e.RestoreBestWeights && e.weights != nil {
 		if err := restore(t, e.weights); err != nil {
-			return fmt.Errorf("nn: early stopping: restoring the weights of epoch %d: %w", e.BestEpoch, err)
+			return fmt.Errorf("callbacks: early stopping: restoring the weights of epoch %d: %w", e.BestEpoch, err)
 		}
 	}
-	return ErrStopped
+	return nn.ErrStopped
 }
 
 // snapshot copies the values of the model's parameters, reusing buf.
-func snapshot(t *Training, buf [][]float64) [][]float64 {
+func snapshot(t *nn.Training, buf [][]float64) [][]float64 {
 	ps := t.Params()
 	if len(buf) != len(ps) {
 		buf = make([][]float64, len(ps))
@@ -168,25 +124,13 @@ func snapshot(t *Training, buf [][]float64) [][]float64 {
 	return buf
 }
 
-func restore(t *Training, vals [][]float64) error {
+func restore(t *nn.Training, vals [][]float64) error {
 	for i, p := range t.Params() {
 		if err := p.SetFloat64s(vals[i]); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// NonFiniteCallback is implemented by callbacks that decide what a NaN or
-// infinite batch loss does. Fit calls OnNonFiniteLoss, before applying the
-// step, with the step's record (its Loss the non-finite value) and the error
-// Fit would return. If a callback returns ErrStopped or calls
-// Training.Stop, Fit ends cleanly: the step is not applied, and the epoch in
-// progress is recorded with the non-finite loss and then passed to the
-// OnEpochEnd callbacks. A nil return leaves the decision to the next
-// callback; without any, Fit returns err.
-type NonFiniteCallback interface {
-	OnNonFiniteLoss(t *Training, rec StepRecord, err error) error
 }
 
 // TerminateOnNaN ends training cleanly, without error, when a batch loss is
@@ -198,38 +142,17 @@ type TerminateOnNaN struct {
 	Step int
 }
 
-// OnTrainBegin implements TrainBeginCallback.
-func (c *TerminateOnNaN) OnTrainBegin(*Training) error { c.Step = 0; return nil }
+// OnTrainBegin implements nn.TrainBeginCallback.
+func (c *TerminateOnNaN) OnTrainBegin(*nn.Training) error { c.Step = 0; return nil }
 
-// OnNonFiniteLoss implements NonFiniteCallback.
-func (c *TerminateOnNaN) OnNonFiniteLoss(_ *Training, rec StepRecord, _ error) error {
+// OnNonFiniteLoss implements nn.NonFiniteCallback.
+func (c *TerminateOnNaN) OnNonFiniteLoss(_ *nn.Training, rec nn.StepRecord, _ error) error {
 	c.Step = rec.Step
-	return ErrStopped
+	return nn.ErrStopped
 }
 
-// OnEpochEnd implements Callback.
-func (*TerminateOnNaN) OnEpochEnd(*Training, *EpochRecord) error { return nil }
-
-// onNonFinite asks the callbacks what to do about a non-finite loss: stop is
-// true to end cleanly; otherwise Fit returns ret.
-func onNonFinite(t *Training, cbs []Callback, rec StepRecord, err error) (stop bool, ret error) {
-	for _, cb := range cbs {
-		c, ok := cb.(NonFiniteCallback)
-		if !ok {
-			continue
-		}
-		switch e := c.OnNonFiniteLoss(t, rec, err); {
-		case errors.Is(e, ErrStopped):
-			t.stop = true
-		case e != nil:
-			return false, e
-		}
-		if t.stop {
-			return true, nil
-		}
-	}
-	return false, err
-}
+// OnEpochEnd implements nn.Callback.
+func (*TerminateOnNaN) OnEpochEnd(*nn.Training, *nn.EpochRecord) error { return nil }
 
 // LearningRateScheduler sets the learning rate of each epoch from a
 // function, as Keras's LearningRateScheduler. Before epoch e (from 1) it
@@ -242,30 +165,31 @@ type LearningRateScheduler struct {
 	Schedule func(epoch int, lr float64) float64
 }
 
-// OnTrainBegin implements TrainBeginCallback: it sets the first epoch's rate.
-func (s LearningRateScheduler) OnTrainBegin(t *Training) error {
+// OnTrainBegin implements nn.TrainBeginCallback: it sets the first epoch's
+// rate.
+func (s LearningRateScheduler) OnTrainBegin(t *nn.Training) error {
 	if s.Schedule == nil {
-		return fmt.Errorf("nn: learning-rate scheduler: Schedule is nil: %w", ErrConfig)
+		return fmt.Errorf("callbacks: learning-rate scheduler: Schedule is nil: %w", nn.ErrConfig)
 	}
-	if t.m.state.StepInEpoch > 0 {
+	if t.StepInEpoch() > 0 {
 		return nil
 	}
-	return s.set(t, t.m.state.Epoch+1)
+	return s.set(t, t.Epoch)
 }
 
-// OnEpochEnd implements Callback: it sets the next epoch's rate.
-func (s LearningRateScheduler) OnEpochEnd(t *Training, rec *EpochRecord) error {
+// OnEpochEnd implements nn.Callback: it sets the next epoch's rate.
+func (s LearningRateScheduler) OnEpochEnd(t *nn.Training, rec *nn.EpochRecord) error {
 	return s.set(t, rec.Epoch+1)
 }
 
-func (s LearningRateScheduler) set(t *Training, epoch int) error {
+func (s LearningRateScheduler) set(t *nn.Training, epoch int) error {
 	base := t.Optimizer.LearningRate()
 	if !(base > 0) {
-		return fmt.Errorf("nn: learning-rate scheduler: the optimizer's learning rate %v must be positive to be scaled: %w", base, ErrConfig)
+		return fmt.Errorf("callbacks: learning-rate scheduler: the optimizer's learning rate %v must be positive to be scaled: %w", base, nn.ErrConfig)
 	}
 	lr := s.Schedule(epoch, base*t.LRScale())
 	if !(lr > 0) || math.IsInf(lr, 0) {
-		return fmt.Errorf("nn: learning-rate scheduler: epoch %d: schedule gave learning rate %v, want a positive finite rate: %w", epoch, lr, ErrConfig)
+		return fmt.Errorf("callbacks: learning-rate scheduler: epoch %d: schedule gave learning rate %v, want a positive finite rate: %w", epoch, lr, nn.ErrConfig)
 	}
 	t.SetLRScale(lr / base)
 	return nil
@@ -287,28 +211,29 @@ type ReduceLROnPlateau struct {
 	Plateau *optim.ReduceOnPlateau
 }
 
-// OnTrainBegin implements TrainBeginCallback: it validates the settings.
-func (r *ReduceLROnPlateau) OnTrainBegin(*Training) error {
+// OnTrainBegin implements nn.TrainBeginCallback: it validates the
+// settings.
+func (r *ReduceLROnPlateau) OnTrainBegin(*nn.Training) error {
 	if r.Plateau == nil {
 		r.Plateau = optim.NewReduceOnPlateau()
 	}
 	if err := r.Plateau.Validate(); err != nil {
-		return fmt.Errorf("nn: reduce on plateau: %w", err)
+		return fmt.Errorf("callbacks: reduce on plateau: %w", err)
 	}
 	return nil
 }
 
-// OnEpochEnd implements Callback.
-func (r *ReduceLROnPlateau) OnEpochEnd(t *Training, rec *EpochRecord) error {
+// OnEpochEnd implements nn.Callback.
+func (r *ReduceLROnPlateau) OnEpochEnd(t *nn.Training, rec *nn.EpochRecord) error {
 	if r.Plateau == nil {
 		r.Plateau = optim.NewReduceOnPlateau()
 	}
-	v, err := monitored("reduce on plateau", cmp.Or(r.Monitor, "val_loss"), rec)
+	v, err := nn.Monitor{Name: cmp.Or(r.Monitor, "val_loss")}.Value(rec)
 	if err != nil {
-		return err
+		return fmt.Errorf("callbacks: reduce on plateau: %w", err)
 	}
 	if _, err := r.Plateau.Observe(v); err != nil {
-		return fmt.Errorf("nn: reduce on plateau: %w", err)
+		return fmt.Errorf("callbacks: reduce on plateau: %w", err)
 	}
 	base := t.Optimizer.LearningRate()
 	if base > 0 {
@@ -336,13 +261,13 @@ type CSVLogger struct {
 	header  bool
 }
 
-// OnTrainBegin implements TrainBeginCallback.
-func (c *CSVLogger) OnTrainBegin(*Training) error {
+// OnTrainBegin implements nn.TrainBeginCallback.
+func (c *CSVLogger) OnTrainBegin(*nn.Training) error {
 	c.metrics, c.header = nil, false
 	out := c.W
 	if out == nil {
 		if c.Path == "" {
-			return fmt.Errorf("nn: csv logger: neither W nor Path is set: %w", ErrConfig)
+			return fmt.Errorf("callbacks: csv logger: neither W nor Path is set: %w", nn.ErrConfig)
 		}
 		if err := c.Close(); err != nil {
 			return err
@@ -353,7 +278,7 @@ func (c *CSVLogger) OnTrainBegin(*Training) error {
 		}
 		f, err := os.OpenFile(c.Path, flag, 0o644)
 		if err != nil {
-			return fmt.Errorf("nn: csv logger: %w", err)
+			return fmt.Errorf("callbacks: csv logger: %w", err)
 		}
 		if fi, err := f.Stat(); err == nil && c.Append && fi.Size() > 0 {
 			c.header = true
@@ -364,10 +289,10 @@ func (c *CSVLogger) OnTrainBegin(*Training) error {
 	return nil
 }
 
-// OnEpochEnd implements Callback.
-func (c *CSVLogger) OnEpochEnd(_ *Training, rec *EpochRecord) error {
+// OnEpochEnd implements nn.Callback.
+func (c *CSVLogger) OnEpochEnd(_ *nn.Training, rec *nn.EpochRecord) error {
 	if c.w == nil {
-		return fmt.Errorf("nn: csv logger: not started (OnTrainBegin was not called): %w", ErrConfig)
+		return fmt.Errorf("callbacks: csv logger: not started (OnTrainBegin was not called): %w", nn.ErrConfig)
 	}
 	if c.metrics == nil {
 		c.metrics = make([]string, 0, len(rec.Metrics))
@@ -380,7 +305,7 @@ func (c *CSVLogger) OnEpochEnd(_ *Training, rec *EpochRecord) error {
 		c.header = true
 		head := append([]string{"epoch", "loss"}, c.metrics...)
 		if err := c.w.Write(append(head, "lr", "examples", "grad_evals", "seconds")); err != nil {
-			return fmt.Errorf("nn: csv logger: %w", err)
+			return fmt.Errorf("callbacks: csv logger: %w", err)
 		}
 	}
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
@@ -394,17 +319,17 @@ func (c *CSVLogger) OnEpochEnd(_ *Training, rec *EpochRecord) error {
 	}
 	row = append(row, f(rec.LR), strconv.FormatInt(rec.Examples, 10), strconv.FormatInt(rec.GradEvals, 10), f(rec.Elapsed.Seconds()))
 	if err := c.w.Write(row); err != nil {
-		return fmt.Errorf("nn: csv logger: %w", err)
+		return fmt.Errorf("callbacks: csv logger: %w", err)
 	}
 	c.w.Flush()
 	if err := c.w.Error(); err != nil {
-		return fmt.Errorf("nn: csv logger: %w", err)
+		return fmt.Errorf("callbacks: csv logger: %w", err)
 	}
 	return nil
 }
 
-// OnTrainEnd implements TrainEndCallback: it closes the file it opened.
-func (c *CSVLogger) OnTrainEnd(*Training) error { return c.Close() }
+// OnTrainEnd implements nn.TrainEndCallback: it closes the file it opened.
+func (c *CSVLogger) OnTrainEnd(*nn.Training) error { return c.Close() }
 
 // Close closes the file the logger opened, if any. Fit calls it through
 // OnTrainEnd; call it yourself when Fit fails.
@@ -415,7 +340,7 @@ func (c *CSVLogger) Close() error {
 	err := c.f.Close()
 	c.f = nil
 	if err != nil {
-		return fmt.Errorf("nn: csv logger: %w", err)
+		return fmt.Errorf("callbacks: csv logger: %w", err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package nn
+package persist
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/descentlab/descent/data"
+	"github.com/descentlab/descent/nn"
 	"github.com/descentlab/descent/optim"
 	"gorgonia.org/tensor"
 )
@@ -25,7 +26,20 @@ type resumeCase struct {
 	opt      func() optim.Optimizer
 	schedule optim.Schedule
 	interval optim.Interval
-	stopAt   int64 // cancel after this step
+	stopAt   int64             // cancel after this step
+	layers   func() []nn.Layer // if nil, the XOR model's
+}
+
+// dropoutLayers is a network with Dropout and regularizers: its resumed
+// run matches only if the checkpoint carries the dropout stream.
+func dropoutLayers() []nn.Layer {
+	return []nn.Layer{
+		&nn.Dense{Units: 12, InputDim: 2, Activation: "tanh", KernelRegularizer: nn.L2(0.01), BiasRegularizer: nn.L1(0.001)},
+		&nn.Dropout{Rate: 0.3},
+		&nn.Dense{Units: 8, Activation: "relu", KernelRegularizer: nn.L1L2{L1: 0.001, L2: 0.001}},
+		&nn.Dropout{Rate: 0.2, NoiseShape: []int{0, 1}},
+		&nn.Dense{Units: 1, Activation: "sigmoid"},
+	}
 }
 
 func resumeCases() []resumeCase {
@@ -40,26 +54,31 @@ func resumeCases() []resumeCase {
 			schedule: optim.StepLR{StepSize: 3, Gamma: 0.7}, interval: optim.PerStep, stopAt: 9},
 		{name: "minibatch3/momentum/epoch-schedule/float32", dt: tensor.Float32, batching: data.Minibatch(3), opt: momentum,
 			schedule: optim.ExponentialLR{Gamma: 0.9}, interval: optim.PerEpoch, stopAt: 5},
+		{name: "minibatch3/adam/dropout+regularizers", dt: tensor.Float64, batching: data.Minibatch(3), opt: adam, stopAt: 7, layers: dropoutLayers},
+		{name: "stochastic/adam/dropout+regularizers/float32", dt: tensor.Float32, batching: data.Stochastic(), opt: adam, stopAt: 10, layers: dropoutLayers},
 	}
 }
 
-func (c resumeCase) model(t testing.TB, seed uint64) *Sequential {
+func (c resumeCase) model(t testing.TB, seed uint64) *nn.Sequential {
 	t.Helper()
 	m := xorModel()
-	err := m.Compile(CompileConfig{Loss: "binary_crossentropy", Optimizer: c.opt(), Metrics: []string{"accuracy"}, Seed: seed, DType: c.dt})
+	if c.layers != nil {
+		m = nn.NewSequential(c.layers()...)
+	}
+	err := m.Compile(nn.CompileConfig{Loss: "binary_crossentropy", Optimizer: c.opt(), Metrics: []string{"accuracy"}, Seed: seed, DType: c.dt})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m
 }
 
-func (c resumeCase) fit(epochs int) FitConfig {
-	return FitConfig{Epochs: epochs, Batching: c.batching, Schedule: c.schedule, ScheduleInterval: c.interval}
+func (c resumeCase) fit(epochs int) nn.FitConfig {
+	return nn.FitConfig{Epochs: epochs, Batching: c.batching, Schedule: c.schedule, ScheduleInterval: c.interval}
 }
 
 // sameRun checks that two runs' histories and weights agree bit for bit
 // (elapsed times aside).
-func sameRun(t *testing.T, got, want *Sequential, hg, hw *History) {
+func sameRun(t *testing.T, got, want *nn.Sequential, hg, hw *nn.History) {
 	t.Helper()
 	if len(hg.Steps) != len(hw.Steps) || len(hg.Epochs) != len(hw.Epochs) {
 		t.Fatalf("%d steps and %d epochs, want %d and %d", len(hg.Steps), len(hg.Epochs), len(hw.Steps), len(hw.Epochs))
@@ -105,7 +124,7 @@ func TestCheckpointResume(t *testing.T) {
 			defer cancel()
 			cfg := c.fit(epochs)
 			stopped := cfg
-			stopped.Callbacks = []Callback{StepFunc(func(_ *Training, rec StepRecord) error {
+			stopped.Callbacks = []nn.Callback{nn.StepFunc(func(_ *nn.Training, rec nn.StepRecord) error {
 				if int64(rec.Step) == c.stopAt {
 					cancel()
 				}
@@ -115,7 +134,7 @@ func TestCheckpointResume(t *testing.T) {
 				t.Fatalf("interrupted fit: err = %v, want context.Canceled", err)
 			}
 			path := filepath.Join(t.TempDir(), "ckpt.safetensors")
-			if err := m.SaveCheckpoint(path, cfg); err != nil {
+			if err := SaveCheckpoint(path, m, cfg); err != nil {
 				t.Fatal(err)
 			}
 
@@ -156,7 +175,7 @@ func TestCheckpointCallback(t *testing.T) {
 	cb := &Checkpoint{Path: filepath.Join(dir, "ckpt-{epoch:03d}-{loss:.3f}.safetensors"), EveryEpochs: 2, KeepLast: 2}
 	m := c.model(t, 8)
 	cfg := c.fit(7)
-	cfg.Callbacks = []Callback{cb}
+	cfg.Callbacks = []nn.Callback{cb}
 	if _, err := m.Fit(context.Background(), xor, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +210,7 @@ func TestCheckpointCallback(t *testing.T) {
 	best := &Checkpoint{Path: filepath.Join(dir, "best-{epoch}.safetensors"), SaveBest: true, Monitor: "loss"}
 	m = c.model(t, 8)
 	cfg = c.fit(7)
-	cfg.Callbacks = []Callback{best}
+	cfg.Callbacks = []nn.Callback{best}
 	h, err := m.Fit(context.Background(), xor, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -220,9 +239,9 @@ func TestCheckpointCallback(t *testing.T) {
 	} {
 		m := c.model(t, 8)
 		cfg := c.fit(2)
-		cfg.Callbacks = []Callback{bad}
-		if _, err := m.Fit(context.Background(), xor, cfg); !errors.Is(err, ErrConfig) {
-			t.Errorf("%+v: err = %v, want ErrConfig", bad, err)
+		cfg.Callbacks = []nn.Callback{bad}
+		if _, err := m.Fit(context.Background(), xor, cfg); !errors.Is(err, nn.ErrConfig) {
+			t.Errorf("%+v: err = %v, want nn.ErrConfig", bad, err)
 		}
 	}
 }
@@ -230,11 +249,11 @@ func TestCheckpointCallback(t *testing.T) {
 // modelState is what a failed load must leave unchanged.
 type modelState struct {
 	weights []float64
-	ts      TrainState
+	ts      nn.TrainState
 	opt     optim.State
 }
 
-func snapshotModel(t testing.TB, m *Sequential) modelState {
+func snapshotModel(t testing.TB, m *nn.Sequential) modelState {
 	t.Helper()
 	ts, err := m.TrainState()
 	if err != nil {
@@ -269,7 +288,7 @@ func trainedCheckpoint(t testing.TB) []byte {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := m.WriteCheckpoint(&buf, cfg); err != nil {
+	if err := WriteCheckpoint(&buf, m, cfg); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -287,33 +306,33 @@ func TestLoadCheckpointErrors(t *testing.T) {
 	}
 
 	// A model that has trained a little, so that its state is not empty.
-	victim := func(mk func() *Sequential) *Sequential {
+	victim := func(mk func() *nn.Sequential) *nn.Sequential {
 		m := mk()
 		if _, err := m.Fit(context.Background(), data.XOR(m.DType()), c.fit(1)); err != nil {
 			t.Fatal(err)
 		}
 		return m
 	}
-	compile := func(layers []Layer, opt optim.Optimizer, dt tensor.Dtype, metrics ...string) func() *Sequential {
-		return func() *Sequential {
-			m := NewSequential(layers...)
-			if err := m.Compile(CompileConfig{Loss: "binary_crossentropy", Optimizer: opt, Metrics: metrics, DType: dt}); err != nil {
+	compile := func(layers []nn.Layer, opt optim.Optimizer, dt tensor.Dtype, metrics ...string) func() *nn.Sequential {
+		return func() *nn.Sequential {
+			m := nn.NewSequential(layers...)
+			if err := m.Compile(nn.CompileConfig{Loss: "binary_crossentropy", Optimizer: opt, Metrics: metrics, DType: dt}); err != nil {
 				t.Fatal(err)
 			}
 			return m
 		}
 	}
-	xorLayers := func() []Layer { return xorModel().Layers() }
+	xorLayers := func() []nn.Layer { return xorModel().Layers() }
 	mismatches := []struct {
 		name string
-		mk   func() *Sequential
+		mk   func() *nn.Sequential
 		want []string
 	}{
 		{"optimizer", compile(xorLayers(), optim.NewSGD(0.05), tensor.Float64, "accuracy"), []string{"optimizer: checkpoint adam, the model has sgd"}},
 		{"hyperparameters", compile(xorLayers(), optim.NewAdam(0.01), tensor.Float64, "accuracy"), []string{"optimizer settings", `"LR":0.05`, `"LR":0.01`}},
 		{"metrics", compile(xorLayers(), optim.NewAdam(0.05), tensor.Float64), []string{"metrics: checkpoint [accuracy], now []"}},
 		{"dtype", compile(xorLayers(), optim.NewAdam(0.05), tensor.Float32, "accuracy"), []string{"the checkpoint is float64, the model is float32", "is F64, the model is float32"}},
-		{"architecture", compile([]Layer{&Dense{Units: 8, InputDim: 2}, &Activation{Fn: "relu"}, &Dense{Units: 1}, &Activation{Fn: "sigmoid"}}, optim.NewAdam(0.05), tensor.Float64, "accuracy"),
+		{"architecture", compile([]nn.Layer{&nn.Dense{Units: 8, InputDim: 2}, &nn.Activation{Fn: "relu"}, &nn.Dense{Units: 1}, &nn.Activation{Fn: "sigmoid"}}, optim.NewAdam(0.05), tensor.Float64, "accuracy"),
 			[]string{"layer 1:", `"units": 10`, `"units": 8`, "layer 2:", "dense_1/kernel:0 has shape [2 10]", "optimizer tensor optimizer/dense_1/kernel/exp_avg has shape"}},
 	}
 	for _, mc := range mismatches {
@@ -321,8 +340,8 @@ func TestLoadCheckpointErrors(t *testing.T) {
 			m := victim(mc.mk)
 			before := snapshotModel(t, m)
 			_, err := LoadCheckpoint(path, m)
-			if !errors.Is(err, ErrMismatch) {
-				t.Fatalf("err = %v, want ErrMismatch", err)
+			if !errors.Is(err, nn.ErrMismatch) {
+				t.Fatalf("err = %v, want nn.ErrMismatch", err)
 			}
 			for _, w := range append(mc.want, path) {
 				if !strings.Contains(err.Error(), w) {
@@ -336,16 +355,16 @@ func TestLoadCheckpointErrors(t *testing.T) {
 	}
 
 	// Files that are not checkpoints, or broken ones.
-	m := victim(func() *Sequential { return c.model(t, 1) })
+	m := victim(func() *nn.Sequential { return c.model(t, 1) })
 	before := snapshotModel(t, m)
 	bad := badFiles(t, good)
 	var w bytes.Buffer
-	if err := m.WriteWeights(&w); err != nil {
+	if err := WriteWeights(&w, m); err != nil {
 		t.Fatal(err)
 	}
 	bad["weights file"] = w.Bytes()
 	w.Reset()
-	if err := m.WriteModel(&w); err != nil {
+	if err := WriteModel(&w, m); err != nil {
 		t.Fatal(err)
 	}
 	bad["model file"] = w.Bytes()
@@ -368,7 +387,7 @@ func TestLoadCheckpointErrors(t *testing.T) {
 		})
 	}
 
-	// A wrong FitConfig is reported by CheckFit.
+	// A wrong nn.FitConfig is reported by CheckFit.
 	fresh := c.model(t, 1)
 	info, err := LoadCheckpoint(path, fresh)
 	if err != nil {
@@ -377,10 +396,10 @@ func TestLoadCheckpointErrors(t *testing.T) {
 	other := c.fit(3)
 	other.Batching = data.Stochastic()
 	other.Clip = optim.ClipNorm{MaxNorm: 1}
-	if err := info.CheckFit(other); !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), "batching") || !strings.Contains(err.Error(), "clip") {
+	if err := info.CheckFit(other); !errors.Is(err, nn.ErrMismatch) || !strings.Contains(err.Error(), "batching") || !strings.Contains(err.Error(), "clip") {
 		t.Errorf("CheckFit with other batching and clipping: %v", err)
 	}
-	if _, err := LoadCheckpoint(path, xorModel()); !errors.Is(err, ErrNotCompiled) {
+	if _, err := LoadCheckpoint(path, xorModel()); !errors.Is(err, nn.ErrNotCompiled) {
 		t.Errorf("uncompiled model: err = %v", err)
 	}
 }
@@ -399,13 +418,13 @@ func TestCheckpointNaN(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := m.WriteCheckpoint(&buf, cfg); err != nil {
+	if err := WriteCheckpoint(&buf, m, cfg); err != nil {
 		t.Fatal(err)
 	}
 	fresh := c.model(t, 4)
 	before := snapshotModel(t, fresh)
 	_, err := ReadCheckpoint(&buf, fresh)
-	if !errors.Is(err, ErrNotFinite) || !strings.Contains(err.Error(), "optimizer/dense_2/bias/exp_avg holds 1 non-finite") {
+	if !errors.Is(err, nn.ErrNotFinite) || !strings.Contains(err.Error(), "optimizer/dense_2/bias/exp_avg holds 1 non-finite") {
 		t.Errorf("err = %v", err)
 	}
 	if !before.equal(snapshotModel(t, fresh)) {

@@ -1,6 +1,7 @@
-package nn
+package persist
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/descentlab/descent/graph"
+	"github.com/descentlab/descent/nn"
+	"github.com/descentlab/descent/nn/keras"
 	"github.com/nlpodyssey/safetensors"
 	"gorgonia.org/tensor"
 )
@@ -65,7 +68,7 @@ const maxHeader = 100_000_000
 // LoadError reports why a file cannot be loaded: every problem found, in
 // model order (a missing tensor, a wrong shape or dtype, NaN weights, an
 // unexpected tensor, ...), or the one reason the file cannot be read at all.
-// It wraps ErrFormat, ErrMismatch and ErrNotFinite as they apply.
+// It wraps nn.ErrFormat, nn.ErrMismatch and nn.ErrNotFinite as they apply.
 type LoadError struct {
 	Op       string   // "load weights", "load", "load checkpoint"
 	File     string   // the file's name, or "<reader>"
@@ -75,7 +78,7 @@ type LoadError struct {
 
 // Error implements error.
 func (e *LoadError) Error() string {
-	s := fmt.Sprintf("nn: %s %s: %s", e.Op, e.File, strings.Join(e.Problems, "; "))
+	s := fmt.Sprintf("persist: %s %s: %s", e.Op, e.File, strings.Join(e.Problems, "; "))
 	if len(e.Problems) > 1 {
 		s += fmt.Sprintf(" (%d problems)", len(e.Problems))
 	}
@@ -101,7 +104,7 @@ func (e *LoadError) errOrNil() error {
 
 func formatError(op, file, format string, args ...any) *LoadError {
 	e := &LoadError{Op: op, File: file}
-	e.add(ErrFormat, format, args...)
+	e.add(nn.ErrFormat, format, args...)
 	return e
 }
 
@@ -119,12 +122,12 @@ type stFile struct {
 func readSTFile(op, path string) (*stFile, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("nn: %s: %w", op, err)
+		return nil, fmt.Errorf("persist: %s: %w", op, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("nn: %s: %w", op, err)
+		return nil, fmt.Errorf("persist: %s: %w", op, err)
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, formatError(op, path, "not a regular file")
@@ -135,7 +138,10 @@ func readSTFile(op, path string) (*stFile, error) {
 	}
 	var head [8]byte
 	if _, err := io.ReadFull(f, head[:]); err != nil {
-		return nil, fmt.Errorf("nn: %s %s: %w", op, path, err)
+		return nil, fmt.Errorf("persist: %s %s: %w", op, path, err)
+	}
+	if string(head[:]) == hdf5Magic {
+		return parseFile(op, path, head[:])
 	}
 	if err := checkHeaderLength(binary.LittleEndian.Uint64(head[:]), uint64(size)); err != "" {
 		return nil, formatError(op, path, "%s", err)
@@ -163,7 +169,7 @@ func readSTStream(op string, r io.Reader) (*stFile, error) {
 	}
 	buf, err := io.ReadAll(r)
 	if err != nil {
-		return nil, fmt.Errorf("nn: %s %s: %w", op, name, err)
+		return nil, fmt.Errorf("persist: %s %s: %w", op, name, err)
 	}
 	return parseFile(op, name, buf)
 }
@@ -182,8 +188,23 @@ func checkHeaderLength(n, size uint64) string {
 	return ""
 }
 
-// parseFile parses and validates a whole safetensors file.
+// hdf5Magic begins every HDF5 file (Keras's .h5 format).
+const hdf5Magic = "\x89HDF\r\n\x1a\n"
+
+// parseFile parses and validates a whole file, choosing its format by its
+// content: safetensors, the one descent writes, is the only format read
+// today. A reader of another format (Keras's HDF5) plugs in here by
+// returning the same stFile: metadata strings (the Keras JSON under
+// "model_json") and tensors by Keras weight name.
 func parseFile(op, name string, buf []byte) (*stFile, error) {
+	if bytes.HasPrefix(buf, []byte(hdf5Magic)) {
+		return nil, formatError(op, name, "an HDF5 file (Keras's .h5): descent reads safetensors files and does not read HDF5 yet")
+	}
+	return parseSafetensors(op, name, buf)
+}
+
+// parseSafetensors parses and validates a whole safetensors file.
+func parseSafetensors(op, name string, buf []byte) (*stFile, error) {
 	size := uint64(len(buf))
 	if size < 8 {
 		return nil, formatError(op, name, "file is %d bytes, shorter than the 8-byte header length (truncated, or not a safetensors file)", size)
@@ -328,7 +349,7 @@ func countNonFinite(dt safetensors.DType, data []byte) (count, first int, val fl
 // checkFloats adds a problem when F32/F64 data holds NaN or infinities.
 func checkFloats(e *LoadError, name string, dt safetensors.DType, data []byte) {
 	if n, i, v := countNonFinite(dt, data); n > 0 {
-		e.add(ErrNotFinite, "%s holds %d non-finite values (first: %v at index %d)", name, n, v, i)
+		e.add(nn.ErrNotFinite, "%s holds %d non-finite values (first: %v at index %d)", name, n, v, i)
 	}
 }
 
@@ -340,25 +361,25 @@ type weightCopy struct {
 
 // planWeights checks the file's weight tensors against the model's
 // parameters and returns the copies to make, or every problem found.
-func planWeights(f *stFile, m *Sequential, e *LoadError) []weightCopy {
-	want := stDType(m.dtype)
+func planWeights(f *stFile, m *nn.Sequential, e *LoadError) []weightCopy {
+	want := stDType(m.DType())
 	var plan []weightCopy
 	seen := map[string]bool{}
-	for _, p := range m.params {
+	for _, p := range m.Params() {
 		name := weightName(p)
 		seen[name] = true
 		ti, data, ok := f.tensor(name)
 		if !ok {
-			e.add(ErrMismatch, "missing tensor %s (the model's %s, shape %v, %v)", name, p.Name(), p.Shape(), want)
+			e.add(nn.ErrMismatch, "missing tensor %s (the model's %s, shape %v, %v)", name, p.Name(), p.Shape(), want)
 			continue
 		}
 		bad := false
 		if ti.DType != want {
-			e.add(ErrMismatch, "%s is %v, the model is %v", name, ti.DType, m.dtype)
+			e.add(nn.ErrMismatch, "%s is %v, the model is %v", name, ti.DType, m.DType())
 			bad = true
 		}
 		if !shapeEqual(ti.Shape, p.Shape()) {
-			e.add(ErrMismatch, "%s has shape %s, the model's %s has %v", name, stShapeString(ti.Shape), p.Name(), p.Shape())
+			e.add(nn.ErrMismatch, "%s has shape %s, the model's %s has %v", name, stShapeString(ti.Shape), p.Name(), p.Shape())
 			bad = true
 		}
 		if bad {
@@ -370,7 +391,7 @@ func planWeights(f *stFile, m *Sequential, e *LoadError) []weightCopy {
 	for _, name := range f.sortedNames() {
 		if !seen[name] && f.isWeight(name) {
 			ti := f.infos[name]
-			e.add(ErrMismatch, "unexpected tensor %s (%v %s): the model has no such weight", name, ti.DType, stShapeString(ti.Shape))
+			e.add(nn.ErrMismatch, "unexpected tensor %s (%v %s): the model has no such weight", name, ti.DType, stShapeString(ti.Shape))
 		}
 	}
 	return plan
@@ -430,10 +451,11 @@ func tensorView(dt safetensors.DType, shape []int, data []byte) (safetensors.Ten
 }
 
 // weightViews returns the model's weights as named tensor views.
-func (m *Sequential) weightViews() (map[string]safetensors.TensorView, error) {
-	views := make(map[string]safetensors.TensorView, len(m.params))
-	dt := stDType(m.dtype)
-	for _, p := range m.params {
+func weightViews(m *nn.Sequential) (map[string]safetensors.TensorView, error) {
+	params := m.Params()
+	views := make(map[string]safetensors.TensorView, len(params))
+	dt := stDType(m.DType())
+	for _, p := range params {
 		v, err := tensorView(dt, p.Shape(), encodeFloats(p.Value()))
 		if err != nil {
 			return nil, fmt.Errorf("weight %s: %w", p.Name(), err)
@@ -450,17 +472,17 @@ func writeST(w io.Writer, views map[string]safetensors.TensorView, meta map[stri
 
 // WriteWeights writes the model's weights to w as a safetensors stream
 // (see SaveWeights).
-func (m *Sequential) WriteWeights(w io.Writer) error {
-	if !m.built {
-		return fmt.Errorf("nn: write weights: %w (call Build or Compile first)", ErrNotBuilt)
+func WriteWeights(w io.Writer, m *nn.Sequential) error {
+	if !m.Built() {
+		return fmt.Errorf("persist: write weights: %w (call Build or Compile first)", nn.ErrNotBuilt)
 	}
-	views, err := m.weightViews()
+	views, err := weightViews(m)
 	if err != nil {
-		return fmt.Errorf("nn: write weights: %w", err)
+		return fmt.Errorf("persist: write weights: %w", err)
 	}
 	meta := map[string]string{metaFormat: formatWeights, metaVersion: formatVersion}
 	if err := writeST(w, views, meta); err != nil {
-		return fmt.Errorf("nn: write weights: %w", err)
+		return fmt.Errorf("persist: write weights: %w", err)
 	}
 	return nil
 }
@@ -470,12 +492,12 @@ func (m *Sequential) WriteWeights(w io.Writer) error {
 // Keras's shape, in the model's dtype (F32 or F64). The save is atomic: the
 // file is written to a temporary file in the same directory, synced and
 // renamed over path, so a crash leaves either the old file or the new one.
-func (m *Sequential) SaveWeights(path string) error {
-	if !m.built {
-		return fmt.Errorf("nn: save weights %s: %w (call Build or Compile first)", path, ErrNotBuilt)
+func SaveWeights(path string, m *nn.Sequential) error {
+	if !m.Built() {
+		return fmt.Errorf("persist: save weights %s: %w (call Build or Compile first)", path, nn.ErrNotBuilt)
 	}
-	if err := writeFileAtomic(path, m.WriteWeights); err != nil {
-		return fmt.Errorf("nn: save weights %s: %w", path, err)
+	if err := writeFileAtomic(path, func(w io.Writer) error { return WriteWeights(w, m) }); err != nil {
+		return fmt.Errorf("persist: save weights %s: %w", path, err)
 	}
 	return nil
 }
@@ -486,30 +508,30 @@ func (m *Sequential) SaveWeights(path string) error {
 // must hold exactly the model's weights, with its shapes and dtype, all
 // finite: otherwise the error, a *LoadError, lists every problem and the
 // model is unchanged.
-func (m *Sequential) LoadWeights(path string) error {
-	if !m.built {
-		return fmt.Errorf("nn: load weights %s: %w (call Build or Compile first)", path, ErrNotBuilt)
+func LoadWeights(path string, m *nn.Sequential) error {
+	if !m.Built() {
+		return fmt.Errorf("persist: load weights %s: %w (call Build or Compile first)", path, nn.ErrNotBuilt)
 	}
 	f, err := readSTFile("load weights", path)
 	if err != nil {
 		return err
 	}
-	return m.applyWeights(f)
+	return applyWeights(f, m)
 }
 
 // ReadWeights is LoadWeights from a stream.
-func (m *Sequential) ReadWeights(r io.Reader) error {
-	if !m.built {
-		return fmt.Errorf("nn: read weights: %w (call Build or Compile first)", ErrNotBuilt)
+func ReadWeights(r io.Reader, m *nn.Sequential) error {
+	if !m.Built() {
+		return fmt.Errorf("persist: read weights: %w (call Build or Compile first)", nn.ErrNotBuilt)
 	}
 	f, err := readSTStream("read weights", r)
 	if err != nil {
 		return err
 	}
-	return m.applyWeights(f)
+	return applyWeights(f, m)
 }
 
-func (m *Sequential) applyWeights(f *stFile) error {
+func applyWeights(f *stFile, m *nn.Sequential) error {
 	e := &LoadError{Op: f.op, File: f.name}
 	plan := planWeights(f, m, e)
 	if err := e.errOrNil(); err != nil {
@@ -520,8 +542,8 @@ func (m *Sequential) applyWeights(f *stFile) error {
 }
 
 // modelMeta returns the metadata that makes a file a whole model.
-func (m *Sequential) modelMeta(format string) (map[string]string, error) {
-	js, err := m.ToJSON()
+func modelMeta(m *nn.Sequential, format string) (map[string]string, error) {
+	js, err := keras.ToJSON(m)
 	if err != nil {
 		return nil, err
 	}
@@ -529,82 +551,97 @@ func (m *Sequential) modelMeta(format string) (map[string]string, error) {
 		metaFormat:  format,
 		metaVersion: formatVersion,
 		metaModel:   string(js),
-		metaSeed:    strconv.FormatUint(m.seed, 10),
-		metaDType:   m.dtype.String(),
+		metaSeed:    strconv.FormatUint(m.Seed(), 10),
+		metaDType:   m.DType().String(),
 	}, nil
 }
 
 // WriteModel writes the whole model, architecture and weights, to w as a
 // safetensors stream (see Save).
-func (m *Sequential) WriteModel(w io.Writer) error {
-	if !m.built {
-		return fmt.Errorf("nn: write model: %w (call Build or Compile first)", ErrNotBuilt)
+func WriteModel(w io.Writer, m *nn.Sequential) error {
+	if !m.Built() {
+		return fmt.Errorf("persist: write model: %w (call Build or Compile first)", nn.ErrNotBuilt)
 	}
-	meta, err := m.modelMeta(formatModel)
+	meta, err := modelMeta(m, formatModel)
 	if err != nil {
-		return fmt.Errorf("nn: write model: %w", err)
+		return fmt.Errorf("persist: write model: %w", err)
 	}
-	views, err := m.weightViews()
+	views, err := weightViews(m)
 	if err != nil {
-		return fmt.Errorf("nn: write model: %w", err)
+		return fmt.Errorf("persist: write model: %w", err)
 	}
 	if err := writeST(w, views, meta); err != nil {
-		return fmt.Errorf("nn: write model: %w", err)
+		return fmt.Errorf("persist: write model: %w", err)
 	}
 	return nil
 }
 
 // Save writes the whole model to one safetensors file: the weights as
 // SaveWeights writes them, and in the metadata the Keras JSON of the
-// architecture ("model_json"), the dtype and seed, and the format version.
-// Load reads it back. The loss, optimizer and training state are not saved
-// (see SaveCheckpoint). The save is atomic.
-func (m *Sequential) Save(path string) error {
-	if !m.built {
-		return fmt.Errorf("nn: save %s: %w (call Build or Compile first)", path, ErrNotBuilt)
+// architecture ("model_json", see nn/keras), the dtype and seed, and the
+// format version. Load reads it back. The loss, optimizer and training
+// state are not saved (see SaveCheckpoint). The save is atomic.
+func Save(path string, m *nn.Sequential) error {
+	if !m.Built() {
+		return fmt.Errorf("persist: save %s: %w (call Build or Compile first)", path, nn.ErrNotBuilt)
 	}
-	if err := writeFileAtomic(path, m.WriteModel); err != nil {
-		return fmt.Errorf("nn: save %s: %w", path, err)
+	if err := writeFileAtomic(path, func(w io.Writer) error { return WriteModel(w, m) }); err != nil {
+		return fmt.Errorf("persist: save %s: %w", path, err)
 	}
 	return nil
 }
 
+// Options configures loading a whole model.
+type Options struct {
+	// Layers decodes the architecture's layers by Keras class name. If nil,
+	// nn.BuiltinLayers(); a program's own layers are added to a copy of it.
+	Layers nn.LayerRegistry
+}
+
+// Load reads a model saved by Save with the built-in layers (see
+// Options.Load).
+func Load(path string) (*nn.Sequential, error) { return Options{}.Load(path) }
+
+// ReadModel reads a model written by WriteModel with the built-in layers.
+func ReadModel(r io.Reader) (*nn.Sequential, error) { return Options{}.ReadModel(r) }
+
 // Load reads a model saved by Save (or a checkpoint) and returns it built,
-// with its weights, in the file's dtype, ready for Predict or Compile.
-func Load(path string) (*Sequential, error) {
+// with its weights, in the file's dtype and with its seed, ready for
+// Predict or Compile.
+func (o Options) Load(path string) (*nn.Sequential, error) {
 	f, err := readSTFile("load", path)
 	if err != nil {
 		return nil, err
 	}
-	return loadModel(f)
+	return o.loadModel(f)
 }
 
 // ReadModel is Load from a stream.
-func ReadModel(r io.Reader) (*Sequential, error) {
+func (o Options) ReadModel(r io.Reader) (*nn.Sequential, error) {
 	f, err := readSTStream("read model", r)
 	if err != nil {
 		return nil, err
 	}
-	return loadModel(f)
+	return o.loadModel(f)
 }
 
-func loadModel(f *stFile) (*Sequential, error) {
+func (o Options) loadModel(f *stFile) (*nn.Sequential, error) {
 	js, ok := f.meta[metaModel]
 	if !ok {
 		return nil, formatError(f.op, f.name, "no %s in the metadata: the file holds weights only (build the model and use LoadWeights)", metaModel)
 	}
-	m, err := FromJSON([]byte(js))
+	m, err := keras.Options{Layers: o.Layers}.FromJSON([]byte(js))
 	if err != nil {
-		return nil, fmt.Errorf("nn: %s %s: %w", f.op, f.name, err)
+		return nil, fmt.Errorf("persist: %s %s: %w", f.op, f.name, err)
 	}
 	dt, seed, err := f.buildInfo()
 	if err != nil {
 		return nil, err
 	}
-	if err := m.Build(BuildConfig{Seed: seed, DType: dt}); err != nil {
-		return nil, fmt.Errorf("nn: %s %s: %w", f.op, f.name, err)
+	if err := m.Build(nn.BuildConfig{Seed: seed, DType: dt}); err != nil {
+		return nil, fmt.Errorf("persist: %s %s: %w", f.op, f.name, err)
 	}
-	if err := m.applyWeights(f); err != nil {
+	if err := applyWeights(f, m); err != nil {
 		return nil, err
 	}
 	return m, nil

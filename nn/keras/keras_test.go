@@ -1,4 +1,4 @@
-package nn
+package keras
 
 import (
 	"bytes"
@@ -7,11 +7,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/descentlab/descent/data"
 	"github.com/descentlab/descent/graph"
+	"github.com/descentlab/descent/nn"
 	"gorgonia.org/tensor"
 )
 
@@ -36,7 +38,7 @@ func kerasFixturePath() string {
 	if dir := os.Getenv("DESCENT_FIXTURES"); dir != "" {
 		return filepath.Join(dir, "keras_xor.json")
 	}
-	return filepath.Join("testdata", "reference", "keras_xor.json")
+	return filepath.Join("..", "testdata", "reference", "keras_xor.json")
 }
 
 func readKerasFixture(t *testing.T) *kerasFixture {
@@ -53,16 +55,16 @@ func readKerasFixture(t *testing.T) *kerasFixture {
 }
 
 // setKerasWeights sets a built model's parameters from Keras-named weights.
-func setKerasWeights(t *testing.T, m *Sequential, fx *kerasFixture) {
+func setKerasWeights(t *testing.T, m *nn.Sequential, fx *kerasFixture) {
 	t.Helper()
 	byName := map[string][]float64{}
 	for _, w := range fx.Weights {
 		byName[w.Name] = w.Data
 	}
 	for _, p := range m.Params() {
-		vals, ok := byName[weightName(p)]
+		vals, ok := byName[p.Name()+":0"]
 		if !ok {
-			t.Fatalf("fixture has no weight %s", weightName(p))
+			t.Fatalf("fixture has no weight %s", p.Name()+":0")
 		}
 		if err := p.SetFloat64s(vals); err != nil {
 			t.Fatal(err)
@@ -88,7 +90,7 @@ func TestKerasFixture(t *testing.T) {
 		fx := readKerasFixture(t)
 
 		// Golden: the seed model written by descent is Keras's text.
-		got, err := xorModel().ToJSON()
+		got, err := ToJSON(xorModel())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,14 +102,14 @@ func TestKerasFixture(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, err := m.ToJSON()
+		again, err := ToJSON(m)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if string(again) != fx.ModelJSON {
 			t.Errorf("FromJSON then ToJSON changed the text:\ngot  %s\nwant %s", again, fx.ModelJSON)
 		}
-		if err := m.Build(BuildConfig{DType: tensor.Float64}); err != nil {
+		if err := m.Build(nn.BuildConfig{DType: tensor.Float64}); err != nil {
 			t.Fatal(err)
 		}
 		setKerasWeights(t, m, fx)
@@ -126,8 +128,8 @@ func TestKerasFixture(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cut := NewSequential(fresh.Layers()[:k+1]...)
-			if err := cut.Build(BuildConfig{}); err != nil {
+			cut := nn.NewSequential(fresh.Layers()[:k+1]...)
+			if err := cut.Build(nn.BuildConfig{}); err != nil {
 				t.Fatal(err)
 			}
 			setKerasWeights(t, cut, fx)
@@ -167,24 +169,34 @@ func checkRows(t *testing.T, what string, got []float64, want [][]float64) {
 
 // persistModels are architectures covering every layer, activation and
 // initialiser descent can write as Keras JSON.
-func persistModels() map[string]func() *Sequential {
-	return map[string]func() *Sequential{
+func persistModels() map[string]func() *nn.Sequential {
+	return map[string]func() *nn.Sequential{
 		"xor": xorModel,
-		"activations": func() *Sequential {
-			return NewSequential(
-				&Dense{Units: 5, InputDim: 3, Activation: "relu", KernelInitializer: graph.HeUniform{}, BiasInitializer: graph.Constant{Value: 0.1}},
-				&Dense{Units: 4, Activation: "leaky_relu", Alpha: 0.05, KernelInitializer: graph.HeNormal{}},
-				&Dense{Units: 4, Activation: "elu", KernelInitializer: graph.LecunUniform{}, BiasInitializer: graph.Ones{}},
-				&Dense{Units: 4, Activation: "elu", Alpha: 0.5, KernelInitializer: graph.LecunNormal{}},
-				&Activation{Fn: "leaky_relu"},
-				&Dense{Units: 4, Activation: "softplus", KernelInitializer: graph.GlorotNormal{}, BiasInitializer: graph.RandomUniform{Min: -0.2, Max: 0.3}},
-				&Activation{Fn: "elu", Alpha: 2},
-				&Dense{Units: 3, NoBias: true, KernelInitializer: graph.RandomNormal{Mean: 0.1, Stddev: 0.2}},
-				&Activation{Fn: "softmax"},
+		"activations": func() *nn.Sequential {
+			return nn.NewSequential(
+				&nn.Dense{Units: 5, InputDim: 3, Activation: "relu", KernelInitializer: graph.HeUniform{}, BiasInitializer: graph.Constant{Value: 0.1}},
+				&nn.Dense{Units: 4, Activation: "leaky_relu", Alpha: 0.05, KernelInitializer: graph.HeNormal{}},
+				&nn.Dense{Units: 4, Activation: "elu", KernelInitializer: graph.LecunUniform{}, BiasInitializer: graph.Ones{}},
+				&nn.Dense{Units: 4, Activation: "elu", Alpha: 0.5, KernelInitializer: graph.LecunNormal{}},
+				&nn.Activation{Fn: "leaky_relu"},
+				&nn.Dense{Units: 4, Activation: "softplus", KernelInitializer: graph.GlorotNormal{}, BiasInitializer: graph.RandomUniform{Min: -0.2, Max: 0.3}},
+				&nn.Activation{Fn: "elu", Alpha: 2},
+				&nn.Dense{Units: 3, NoBias: true, KernelInitializer: graph.RandomNormal{Mean: 0.1, Stddev: 0.2}},
+				&nn.Activation{Fn: "softmax"},
 			)
 		},
-		"step": func() *Sequential {
-			return NewSequential(&Dense{Units: 2, InputDim: 2, Activation: "heaviside", KernelInitializer: graph.RandomUniform{}, BiasInitializer: graph.RandomNormal{}})
+		"dropout and regularizers": func() *nn.Sequential {
+			return nn.NewSequential(
+				&nn.Dense{Units: 6, InputDim: 3, Activation: "relu", KernelRegularizer: nn.L2(0.01), BiasRegularizer: nn.L1(0.001)},
+				&nn.Dropout{Rate: 0.25},
+				&nn.Dense{Units: 4, Activation: "tanh", KernelRegularizer: nn.L1L2{L1: 1e-5, L2: 1e-4}},
+				&nn.Dropout{Rate: 0.5, NoiseShape: []int{1, 0}},
+				&nn.Dropout{Rate: 0.1, NoiseShape: []int{0, 1}},
+				&nn.Dense{Units: 2, Activation: "softmax"},
+			)
+		},
+		"step": func() *nn.Sequential {
+			return nn.NewSequential(&nn.Dense{Units: 2, InputDim: 2, Activation: "heaviside", KernelInitializer: graph.RandomUniform{}, BiasInitializer: graph.RandomNormal{}})
 		},
 	}
 }
@@ -197,10 +209,10 @@ func TestJSONRoundTrip(t *testing.T) {
 		for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
 			t.Run(name+"/"+dt.String(), func(t *testing.T) {
 				m := mk()
-				if err := m.Build(BuildConfig{Seed: 3, DType: dt}); err != nil {
+				if err := m.Build(nn.BuildConfig{Seed: 3, DType: dt}); err != nil {
 					t.Fatal(err)
 				}
-				js, err := m.ToJSON()
+				js, err := ToJSON(m)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -211,22 +223,20 @@ func TestJSONRoundTrip(t *testing.T) {
 				if err != nil {
 					t.Fatalf("FromJSON(ToJSON): %v\n%s", err, js)
 				}
-				js2, err := back.ToJSON()
+				js2, err := ToJSON(back)
 				if err != nil {
 					t.Fatal(err)
 				}
 				if !bytes.Equal(js, js2) {
 					t.Fatalf("round trip changed the JSON:\n%s\n%s", js, js2)
 				}
-				if err := back.Build(BuildConfig{Seed: 99, DType: dt}); err != nil {
+				if err := back.Build(nn.BuildConfig{Seed: 99, DType: dt}); err != nil {
 					t.Fatal(err)
 				}
-				var buf bytes.Buffer
-				if err := m.WriteWeights(&buf); err != nil {
-					t.Fatal(err)
-				}
-				if err := back.ReadWeights(&buf); err != nil {
-					t.Fatal(err)
+				for i, p := range back.Params() {
+					if err := p.SetFloat64s(m.Params()[i].Float64s()); err != nil {
+						t.Fatal(err)
+					}
 				}
 				in := x
 				if m.InputDim() != 3 {
@@ -284,31 +294,76 @@ func TestKerasLayerClasses(t *testing.T) {
 	if len(ls) != 5 {
 		t.Fatalf("%d layers, want 5", len(ls))
 	}
-	d := ls[0].(*Dense)
+	d := ls[0].(*nn.Dense)
 	if d.InputDim != 3 || d.Units != 4 || d.Activation != "tanh" || d.Name() != "dense" {
-		t.Errorf("first Dense = %+v", d)
+		t.Errorf("first nn.Dense = %+v", d)
 	}
 	if _, ok := d.KernelInitializer.(graph.GlorotUniform); !ok {
 		t.Errorf("kernel initialiser %T, want GlorotUniform", d.KernelInitializer)
 	}
-	if _, ok := d.BiasInitializer.(graph.ZerosInit); !ok {
-		t.Errorf("bias initialiser %T, want ZerosInit", d.BiasInitializer)
+	if _, ok := d.BiasInitializer.(graph.Zeros); !ok {
+		t.Errorf("bias initialiser %T, want Zeros", d.BiasInitializer)
 	}
-	if a := ls[1].(*Activation); a.Fn != "leaky_relu" || a.Alpha != 0.1 {
+	if a := ls[1].(*nn.Activation); a.Fn != "leaky_relu" || a.Alpha != 0.1 {
 		t.Errorf("LeakyReLU became %+v", a)
 	}
-	if a := ls[2].(*Activation); a.Fn != "elu" || a.Alpha != 1 {
+	if a := ls[2].(*nn.Activation); a.Fn != "elu" || a.Alpha != 1 {
 		t.Errorf("ELU became %+v", a)
 	}
-	if a := ls[3].(*Activation); a.Fn != "relu" {
+	if a := ls[3].(*nn.Activation); a.Fn != "relu" {
 		t.Errorf("LeakyReLU(alpha=0) became %+v, want relu", a)
 	}
-	out := ls[4].(*Dense)
+	out := ls[4].(*nn.Dense)
 	if _, ok := out.KernelInitializer.(graph.HeNormal); !ok {
 		t.Errorf("VarianceScaling(2, fan_in, truncated_normal) became %T, want HeNormal", out.KernelInitializer)
 	}
 	if r, ok := out.BiasInitializer.(graph.RandomUniform); !ok || r.Min != -1 || r.Max != 1 {
 		t.Errorf("RandomUniform became %#v", out.BiasInitializer)
+	}
+}
+
+// TestKerasRegularizersAndDropout reads the spellings of regularizers and
+// Dropout that Keras writes.
+func TestKerasRegularizersAndDropout(t *testing.T) {
+	js := `{"class_name": "Sequential", "config": {"name": "s", "layers": [
+		{"class_name": "Dense", "config": {"name": "a", "batch_input_shape": [null, 3], "units": 4,
+			"kernel_regularizer": {"class_name": "L1L2", "config": {"l1": 0.0, "l2": 0.009999999776482582}},
+			"bias_regularizer": {"class_name": "L1", "config": {"l1": 0.5}}}},
+		{"class_name": "Dropout", "config": {"name": "b", "trainable": true, "rate": 0.2, "noise_shape": [null, 1], "seed": null}},
+		{"class_name": "Dense", "config": {"name": "c", "units": 2, "kernel_regularizer": "l1_l2",
+			"bias_regularizer": {"class_name": "L2", "config": {}}}},
+		{"class_name": "Dropout", "config": {"name": "d", "rate": 0}}
+	]}, "keras_version": "2.4.0", "backend": "tensorflow"}`
+	m, err := FromJSON([]byte(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := m.Layers()
+	a, c := ls[0].(*nn.Dense), ls[2].(*nn.Dense)
+	if a.KernelRegularizer != (nn.L1L2{L2: 0.009999999776482582}) || a.BiasRegularizer != nn.L1(0.5) {
+		t.Errorf("first Dense regularizers %#v %#v", a.KernelRegularizer, a.BiasRegularizer)
+	}
+	if c.KernelRegularizer != (nn.L1L2{L1: 0.01, L2: 0.01}) || c.BiasRegularizer != nn.L2(0.01) {
+		t.Errorf("second Dense regularizers %#v %#v", c.KernelRegularizer, c.BiasRegularizer)
+	}
+	if d := ls[1].(*nn.Dropout); d.Rate != 0.2 || !slices.Equal(d.NoiseShape, []int{0, 1}) || d.Name() != "b" {
+		t.Errorf("Dropout became %+v", d)
+	}
+	if d := ls[3].(*nn.Dropout); d.Rate != 0 || d.NoiseShape != nil {
+		t.Errorf("Dropout(0) became %+v", d)
+	}
+	out, err := ToJSON(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`"kernel_regularizer": {"class_name": "L1L2", "config": {"l1": 0.0, "l2": 0.009999999776482582}}`,
+		`"bias_regularizer": {"class_name": "L1L2", "config": {"l1": 0.5, "l2": 0.0}}`,
+		`{"class_name": "Dropout", "config": {"name": "b", "trainable": true, "rate": 0.2, "noise_shape": [null, 1], "seed": null}}`,
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("ToJSON lacks %s:\n%s", want, out)
+		}
 	}
 }
 
@@ -322,31 +377,43 @@ func TestFromJSONErrors(t *testing.T) {
 		want       []string
 		is         error
 	}{
-		{"regularizer", strings.Replace(base, dense1, `"kernel_regularizer": {"class_name": "L1L2", "config": {"l1": 0.0, "l2": 0.01}}`, 1),
-			[]string{"layer 1 (dense_1)", "kernel_regularizer", "regularizers"}, ErrUnsupported},
+		{"activity regularizer", strings.Replace(base, `"activity_regularizer": null`, `"activity_regularizer": {"class_name": "L1L2", "config": {"l1": 0.0, "l2": 0.01}}`, 1),
+			[]string{"layer 1 (dense_1)", "activity_regularizer", "activity regularizers"}, nn.ErrUnsupported},
+		{"regularizer class", strings.Replace(base, dense1, `"kernel_regularizer": {"class_name": "OrthogonalRegularizer", "config": {}}`, 1),
+			[]string{"layer 1 (dense_1)", "kernel_regularizer", "OrthogonalRegularizer"}, nn.ErrUnsupported},
+		{"negative regularizer", strings.Replace(base, dense1, `"kernel_regularizer": {"class_name": "L1L2", "config": {"l1": -1.0, "l2": 0.0}}`, 1),
+			[]string{"dense_1", "kernel_regularizer", "not negative"}, nn.ErrFormat},
+		{"dropout seed", strings.Replace(base, `{"class_name": "Activation", "config": {"name": "activation_1", "trainable": true, "activation": "tanh"}}`,
+			`{"class_name": "Dropout", "config": {"name": "dropout_1", "trainable": true, "rate": 0.5, "noise_shape": null, "seed": 42}}`, 1),
+			[]string{"layer 2 (dropout_1)", "seed", "dropout stream"}, nn.ErrUnsupported},
+		{"dropout rate", strings.Replace(base, `{"class_name": "Activation", "config": {"name": "activation_1", "trainable": true, "activation": "tanh"}}`,
+			`{"class_name": "Dropout", "config": {"name": "dropout_1", "trainable": true, "rate": 1.0}}`, 1),
+			[]string{"layer 2 (dropout_1)", "rate 1"}, nn.ErrFormat},
+		{"first layer without a width", strings.Replace(base, `"layers": [{"class_name": "Dense"`, `"layers": [{"class_name": "Dropout", "config": {"name": "d", "batch_input_shape": [null, 2], "rate": 0.1}}, {"class_name": "Dense"`, 1),
+			[]string{"layer 1 (d)", "first layer"}, nn.ErrUnsupported},
 		{"constraint", strings.Replace(base, `"bias_constraint": null}}, {"class_name": "Activation"`, `"bias_constraint": {"class_name": "MaxNorm", "config": {}}}}, {"class_name": "Activation"`, 1),
-			[]string{"dense_1", "bias_constraint"}, ErrUnsupported},
-		{"class", strings.Replace(base, `"class_name": "Activation"`, `"class_name": "Dropout"`, 1),
-			[]string{"layer 2 (activation_1)", `"Dropout"`}, ErrUnsupported},
+			[]string{"dense_1", "bias_constraint"}, nn.ErrUnsupported},
+		{"class", strings.Replace(base, `"class_name": "Activation"`, `"class_name": "BatchNormalization"`, 1),
+			[]string{"layer 2 (activation_1)", `"BatchNormalization"`, "Dropout"}, nn.ErrUnsupported},
 		{"activation", strings.Replace(base, `"activation": "tanh"`, `"activation": "selu"`, 1),
-			[]string{"activation_1", `"selu"`}, ErrUnsupported},
+			[]string{"activation_1", `"selu"`}, nn.ErrUnsupported},
 		{"trainable", strings.Replace(base, `"trainable": true`, `"trainable": false`, 1),
-			[]string{"dense_1", "trainable"}, ErrUnsupported},
+			[]string{"dense_1", "trainable"}, nn.ErrUnsupported},
 		{"seed", strings.Replace(base, `"seed": null`, `"seed": 42`, 1),
-			[]string{"dense_1", "kernel_initializer", "seed"}, ErrUnsupported},
+			[]string{"dense_1", "kernel_initializer", "seed"}, nn.ErrUnsupported},
 		{"variance scaling", strings.Replace(base, `"scale": 1.0, "mode": "fan_avg"`, `"scale": 0.5, "mode": "fan_out"`, 1),
-			[]string{"dense_1", "VarianceScaling{scale 0.5, mode fan_out"}, ErrUnsupported},
+			[]string{"dense_1", "VarianceScaling{scale 0.5, mode fan_out"}, nn.ErrUnsupported},
 		{"initializer", strings.Replace(base, `"class_name": "Zeros"`, `"class_name": "Orthogonal"`, 1),
-			[]string{"bias_initializer", `"Orthogonal"`}, ErrUnsupported},
+			[]string{"bias_initializer", `"Orthogonal"`}, nn.ErrUnsupported},
 		{"unknown option", strings.Replace(base, `"units": 10,`, `"units": 10, "kernel_quantizer": "int8",`, 1),
-			[]string{"dense_1", `"kernel_quantizer"`}, ErrUnsupported},
-		{"model class", strings.Replace(base, `"Sequential"`, `"Model"`, 1), []string{`"Model"`}, ErrUnsupported},
-		{"keras 3", strings.Replace(base, `"2.2.4"`, `"3.3.3"`, 1), []string{"3.3.3"}, ErrUnsupported},
-		{"batch size", strings.Replace(base, `[null, 2]`, `[32, 2]`, 1), []string{"batch_input_shape", "[32, 2]"}, ErrUnsupported},
-		{"no input", strings.Replace(base, `"batch_input_shape": [null, 2], `, ``, 1), []string{"dense_1", "input width"}, ErrFormat},
-		{"syntax", strings.Replace(base, `"units": 10,`, "\n\"units\": 10,,", 1), []string{"line 2 column"}, ErrFormat},
-		{"not an object", `[1, 2]`, []string{"line 1 column"}, ErrFormat},
-		{"units", strings.Replace(base, `"units": 10`, `"units": "ten"`, 1), []string{"dense_1", "units"}, ErrFormat},
+			[]string{"dense_1", `"kernel_quantizer"`}, nn.ErrUnsupported},
+		{"model class", strings.Replace(base, `"Sequential"`, `"Model"`, 1), []string{`"Model"`}, nn.ErrUnsupported},
+		{"keras 3", strings.Replace(base, `"2.2.4"`, `"3.3.3"`, 1), []string{"3.3.3"}, nn.ErrUnsupported},
+		{"batch size", strings.Replace(base, `[null, 2]`, `[32, 2]`, 1), []string{"batch_input_shape", "[32, 2]"}, nn.ErrUnsupported},
+		{"no input", strings.Replace(base, `"batch_input_shape": [null, 2], `, ``, 1), []string{"dense_1", "input width"}, nn.ErrFormat},
+		{"syntax", strings.Replace(base, `"units": 10,`, "\n\"units\": 10,,", 1), []string{"line 2 column"}, nn.ErrFormat},
+		{"not an object", `[1, 2]`, []string{"line 1 column"}, nn.ErrFormat},
+		{"units", strings.Replace(base, `"units": 10`, `"units": "ten"`, 1), []string{"dense_1", "units"}, nn.ErrFormat},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -367,18 +434,18 @@ func TestFromJSONErrors(t *testing.T) {
 }
 
 func TestToJSONErrors(t *testing.T) {
-	m := NewSequential(&Dense{Units: 2})
-	if _, err := m.ToJSON(); err == nil || !strings.Contains(err.Error(), "InputDim") {
+	m := nn.NewSequential(&nn.Dense{Units: 2})
+	if _, err := ToJSON(m); err == nil || !strings.Contains(err.Error(), "InputDim") {
 		t.Errorf("ToJSON without an input width: err = %v", err)
 	}
-	m = NewSequential(&Dense{Units: 2, InputDim: 1, KernelInitializer: graph.Constant{Value: math.NaN()}})
-	if _, err := m.ToJSON(); err == nil {
+	m = nn.NewSequential(&nn.Dense{Units: 2, InputDim: 1, KernelInitializer: graph.Constant{Value: math.NaN()}})
+	if _, err := ToJSON(m); err == nil {
 		t.Error("ToJSON with a NaN constant: no error")
 	}
 }
 
 // TestPyFloat checks floats against Python 3's repr.
-func TestPyFloat(t *testing.T) {
+func TestFormatFloat(t *testing.T) {
 	point1 := 0.1 // a variable, so that 0.1 + 0.2 is rounded
 	for _, c := range []struct {
 		f    float64
@@ -389,8 +456,8 @@ func TestPyFloat(t *testing.T) {
 		{1e15, "1000000000000000.0"}, {1e16, "1e+16"}, {1.2345e16, "1.2345e+16"}, {9007199254740993, "9007199254740992.0"},
 		{point1 + 0.2, "0.30000000000000004"}, {math.MaxFloat64, "1.7976931348623157e+308"}, {5e-324, "5e-324"},
 	} {
-		if got := pyFloat(c.f); got != c.want {
-			t.Errorf("pyFloat(%v) = %s, want %s", c.f, got, c.want)
+		if got := FormatFloat(c.f); got != c.want {
+			t.Errorf("FormatFloat(%v) = %s, want %s", c.f, got, c.want)
 		}
 	}
 }
@@ -414,7 +481,7 @@ func FuzzFromJSON(f *testing.F) {
 		}
 	}
 	for _, mk := range persistModels() {
-		if js, err := mk().ToJSON(); err == nil {
+		if js, err := ToJSON(mk()); err == nil {
 			f.Add(js)
 		}
 	}
@@ -423,7 +490,7 @@ func FuzzFromJSON(f *testing.F) {
 		if err != nil {
 			return
 		}
-		js, err := m.ToJSON()
+		js, err := ToJSON(m)
 		if err != nil {
 			return // e.g. an initialiser value ToJSON cannot write (NaN)
 		}
@@ -431,4 +498,14 @@ func FuzzFromJSON(f *testing.F) {
 			t.Fatalf("FromJSON accepted %q but not its own ToJSON %s: %v", b, js, err)
 		}
 	})
+}
+
+// xorModel is the seed's 2-10-1 tanh/sigmoid network.
+func xorModel() *nn.Sequential {
+	return nn.NewSequential(
+		&nn.Dense{Units: 10, InputDim: 2},
+		&nn.Activation{Fn: "tanh"},
+		&nn.Dense{Units: 1},
+		&nn.Activation{Fn: "sigmoid"},
+	)
 }

@@ -1,4 +1,4 @@
-package nn
+package persist
 
 import (
 	"bytes"
@@ -14,21 +14,22 @@ import (
 	"testing"
 
 	"github.com/descentlab/descent/graph"
+	"github.com/descentlab/descent/nn"
 	"github.com/nlpodyssey/safetensors"
 	"gorgonia.org/tensor"
 )
 
-func builtXOR(t testing.TB, seed uint64, dt tensor.Dtype) *Sequential {
+func builtXOR(t testing.TB, seed uint64, dt tensor.Dtype) *nn.Sequential {
 	t.Helper()
 	m := xorModel()
-	if err := m.Build(BuildConfig{Seed: seed, DType: dt}); err != nil {
+	if err := m.Build(nn.BuildConfig{Seed: seed, DType: dt}); err != nil {
 		t.Fatal(err)
 	}
 	return m
 }
 
 // paramBits returns every parameter value, for bit-for-bit comparisons.
-func paramBits(m *Sequential) []float64 {
+func paramBits(m *nn.Sequential) []float64 {
 	var w []float64
 	for _, p := range m.Params() {
 		w = append(w, p.Float64s()...)
@@ -41,11 +42,11 @@ func TestWeightsRoundTrip(t *testing.T) {
 		t.Run(dt.String(), func(t *testing.T) {
 			m := builtXOR(t, 1, dt)
 			path := filepath.Join(t.TempDir(), "w.safetensors")
-			if err := m.SaveWeights(path); err != nil {
+			if err := SaveWeights(path, m); err != nil {
 				t.Fatal(err)
 			}
 			other := builtXOR(t, 2, dt)
-			if err := other.LoadWeights(path); err != nil {
+			if err := LoadWeights(path, other); err != nil {
 				t.Fatal(err)
 			}
 			sameBits(t, "weights", paramBits(other), paramBits(m))
@@ -55,7 +56,7 @@ func TestWeightsRoundTrip(t *testing.T) {
 			sameBits(t, "predictions", graph.ReadFloat64s(b, nil), graph.ReadFloat64s(a, nil))
 
 			// Overwriting an existing file.
-			if err := other.SaveWeights(path); err != nil {
+			if err := SaveWeights(path, other); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -84,8 +85,8 @@ func matrixDT(v []float64, dt tensor.Dtype, r, c int) *tensor.Dense {
 // tensors' little-endian bytes in the reference order (dtype alignment,
 // then name), at the header's offsets.
 func TestSafetensorsLayout(t *testing.T) {
-	m := NewSequential(&Dense{Units: 2, InputDim: 1})
-	if err := m.Build(BuildConfig{DType: tensor.Float32}); err != nil {
+	m := nn.NewSequential(&nn.Dense{Units: 2, InputDim: 1})
+	if err := m.Build(nn.BuildConfig{DType: tensor.Float32}); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Params()[0].SetFloat64s([]float64{1.5, -2}); err != nil {
@@ -95,7 +96,7 @@ func TestSafetensorsLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got bytes.Buffer
-	if err := m.WriteWeights(&got); err != nil {
+	if err := WriteWeights(&got, m); err != nil {
 		t.Fatal(err)
 	}
 
@@ -150,8 +151,8 @@ func f64View(t testing.TB, shape []int, vals ...float64) safetensors.TensorView 
 // TestLoadWeightsMismatches checks that every mismatch is reported in one
 // error and that the model is left unchanged.
 func TestLoadWeightsMismatches(t *testing.T) {
-	m := NewSequential(&Dense{Units: 2, InputDim: 2}, &Dense{Units: 1})
-	if err := m.Build(BuildConfig{Seed: 1}); err != nil {
+	m := nn.NewSequential(&nn.Dense{Units: 2, InputDim: 2}, &nn.Dense{Units: 1})
+	if err := m.Build(nn.BuildConfig{Seed: 1}); err != nil {
 		t.Fatal(err)
 	}
 	before := paramBits(m)
@@ -167,7 +168,7 @@ func TestLoadWeightsMismatches(t *testing.T) {
 		"dense_2/bias:0":   f64View(t, []int{1}, math.NaN()),
 		"dense_3/kernel:0": f64View(t, []int{1}, 1), // unexpected
 	}, nil)
-	err = m.LoadWeights(path)
+	err = LoadWeights(path, m)
 	var le *LoadError
 	if !errors.As(err, &le) {
 		t.Fatalf("err = %v, want a *LoadError", err)
@@ -180,32 +181,32 @@ func TestLoadWeightsMismatches(t *testing.T) {
 			t.Errorf("error %q does not mention %q", err, w)
 		}
 	}
-	if !errors.Is(err, ErrMismatch) || !errors.Is(err, ErrNotFinite) {
-		t.Errorf("error does not wrap ErrMismatch and ErrNotFinite: %v", err)
+	if !errors.Is(err, nn.ErrMismatch) || !errors.Is(err, nn.ErrNotFinite) {
+		t.Errorf("error does not wrap nn.ErrMismatch and nn.ErrNotFinite: %v", err)
 	}
 	sameBits(t, "weights after a failed load", paramBits(m), before)
 
 	// NaN alone, in otherwise right weights.
 	good := builtXOR(t, 1, tensor.Float64)
 	var buf bytes.Buffer
-	if err := good.WriteWeights(&buf); err != nil {
+	if err := WriteWeights(&buf, good); err != nil {
 		t.Fatal(err)
 	}
 	b := buf.Bytes()
 	binary.LittleEndian.PutUint64(b[len(b)-8:], math.Float64bits(math.Inf(-1)))
 	other := builtXOR(t, 2, tensor.Float64)
 	before = paramBits(other)
-	err = other.ReadWeights(bytes.NewReader(b))
-	if !errors.Is(err, ErrNotFinite) || !strings.Contains(err.Error(), "-Inf") {
+	err = ReadWeights(bytes.NewReader(b), other)
+	if !errors.Is(err, nn.ErrNotFinite) || !strings.Contains(err.Error(), "-Inf") {
 		t.Errorf("infinite weight: err = %v", err)
 	}
 	sameBits(t, "weights after a failed load", paramBits(other), before)
 
 	// A float32 file into a float64 model.
-	if err := builtXOR(t, 1, tensor.Float32).SaveWeights(path); err != nil {
+	if err := SaveWeights(path, builtXOR(t, 1, tensor.Float32)); err != nil {
 		t.Fatal(err)
 	}
-	if err := other.LoadWeights(path); !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), "is F32, the model is float64") {
+	if err := LoadWeights(path, other); !errors.Is(err, nn.ErrMismatch) || !strings.Contains(err.Error(), "is F32, the model is float64") {
 		t.Errorf("float32 file into a float64 model: err = %v", err)
 	}
 }
@@ -267,7 +268,7 @@ func TestHeaderLimit(t *testing.T) {
 func TestLoadWeightsFormatErrors(t *testing.T) {
 	good := builtXOR(t, 1, tensor.Float64)
 	var buf bytes.Buffer
-	if err := good.WriteWeights(&buf); err != nil {
+	if err := WriteWeights(&buf, good); err != nil {
 		t.Fatal(err)
 	}
 	m := builtXOR(t, 2, tensor.Float64)
@@ -279,27 +280,27 @@ func TestLoadWeightsFormatErrors(t *testing.T) {
 			if err := os.WriteFile(path, b, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			err := m.LoadWeights(path)
+			err := LoadWeights(path, m)
 			if err == nil {
 				t.Fatal("no error")
 			}
 			if !strings.Contains(err.Error(), path) {
 				t.Errorf("error %q does not name the file", err)
 			}
-			if !errors.Is(err, ErrFormat) && !errors.Is(err, ErrMismatch) {
-				t.Errorf("error %q wraps neither ErrFormat nor ErrMismatch", err)
+			if !errors.Is(err, nn.ErrFormat) && !errors.Is(err, nn.ErrMismatch) {
+				t.Errorf("error %q wraps neither nn.ErrFormat nor nn.ErrMismatch", err)
 			}
 			t.Log(err)
-			if err := m.ReadWeights(bytes.NewReader(b)); err == nil {
+			if err := ReadWeights(bytes.NewReader(b), m); err == nil {
 				t.Error("ReadWeights: no error")
 			}
 			sameBits(t, "weights after a failed load", paramBits(m), before)
 		})
 	}
-	if err := m.LoadWeights(filepath.Join(dir, "missing.safetensors")); !errors.Is(err, os.ErrNotExist) {
+	if err := LoadWeights(filepath.Join(dir, "missing.safetensors"), m); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: err = %v", err)
 	}
-	if err := xorModel().LoadWeights(filepath.Join(dir, "x")); !errors.Is(err, ErrNotBuilt) {
+	if err := LoadWeights(filepath.Join(dir, "x"), xorModel()); !errors.Is(err, nn.ErrNotBuilt) {
 		t.Errorf("unbuilt model: err = %v", err)
 	}
 }
@@ -309,11 +310,11 @@ func TestSaveLoadModel(t *testing.T) {
 		for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
 			t.Run(name+"/"+dt.String(), func(t *testing.T) {
 				m := mk()
-				if err := m.Build(BuildConfig{Seed: 17, DType: dt}); err != nil {
+				if err := m.Build(nn.BuildConfig{Seed: 17, DType: dt}); err != nil {
 					t.Fatal(err)
 				}
 				path := filepath.Join(t.TempDir(), "model.safetensors")
-				if err := m.Save(path); err != nil {
+				if err := Save(path, m); err != nil {
 					t.Fatal(err)
 				}
 				back, err := Load(path)
@@ -342,10 +343,10 @@ func TestSaveLoadModel(t *testing.T) {
 	}
 	// A weights-only file is not a model.
 	path := filepath.Join(t.TempDir(), "w.safetensors")
-	if err := builtXOR(t, 1, tensor.Float64).SaveWeights(path); err != nil {
+	if err := SaveWeights(path, builtXOR(t, 1, tensor.Float64)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(path); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "weights only") {
+	if _, err := Load(path); !errors.Is(err, nn.ErrFormat) || !strings.Contains(err.Error(), "weights only") {
 		t.Errorf("Load of a weights file: err = %v", err)
 	}
 }
@@ -374,14 +375,14 @@ func TestAtomicSave(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "w.safetensors")
 	old := builtXOR(t, 1, tensor.Float64)
-	if err := old.SaveWeights(path); err != nil {
+	if err := SaveWeights(path, old); err != nil {
 		t.Fatal(err)
 	}
 	oldBytes, _ := os.ReadFile(path)
 	next := builtXOR(t, 2, tensor.Float64)
 	for _, n := range []int{0, 7, 50, 300} {
 		err := writeFileAtomic(path, func(w io.Writer) error {
-			return next.WriteWeights(&failingWriter{w: w, n: n})
+			return WriteWeights(&failingWriter{w: w, n: n}, next)
 		})
 		if !errors.Is(err, errInjected) {
 			t.Fatalf("failing after %d bytes: err = %v, want the injected failure", n, err)
@@ -391,7 +392,7 @@ func TestAtomicSave(t *testing.T) {
 			t.Fatalf("failing after %d bytes changed the old file", n)
 		}
 		m := builtXOR(t, 3, tensor.Float64)
-		if err := m.LoadWeights(path); err != nil {
+		if err := LoadWeights(path, m); err != nil {
 			t.Fatal(err)
 		}
 		sameBits(t, "weights", paramBits(m), paramBits(old))
@@ -412,20 +413,20 @@ func TestAtomicSave(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, ".w.safetensors.tmp-123"), oldBytes[:40], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := builtXOR(t, 3, tensor.Float64).LoadWeights(path); err != nil {
+	if err := LoadWeights(path, builtXOR(t, 3, tensor.Float64)); err != nil {
 		t.Fatal(err)
 	}
 	// The mode of a replaced file is kept.
 	if err := os.Chmod(path, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := next.SaveWeights(path); err != nil {
+	if err := SaveWeights(path, next); err != nil {
 		t.Fatal(err)
 	}
 	if fi, _ := os.Stat(path); runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v after a save, want 0600", fi.Mode().Perm())
 	}
-	if err := next.SaveWeights(filepath.Join(dir, "no", "such", "dir", "w.safetensors")); err == nil {
+	if err := SaveWeights(filepath.Join(dir, "no", "such", "dir", "w.safetensors"), next); err == nil {
 		t.Error("save into a missing directory: no error")
 	}
 }
@@ -451,7 +452,7 @@ func measure(f func()) uint64 {
 func FuzzLoadWeights(f *testing.F) {
 	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
 		var buf bytes.Buffer
-		if err := builtXOR(f, 1, dt).WriteWeights(&buf); err != nil {
+		if err := WriteWeights(&buf, builtXOR(f, 1, dt)); err != nil {
 			f.Fatal(err)
 		}
 		f.Add(buf.Bytes())
@@ -465,7 +466,7 @@ func FuzzLoadWeights(f *testing.F) {
 	before := paramBits(m)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var err error
-		alloc := measure(func() { err = m.ReadWeights(bytes.NewReader(b)) })
+		alloc := measure(func() { err = ReadWeights(bytes.NewReader(b), m) })
 		if alloc > allocBudget(len(b)) {
 			t.Fatalf("loading %d bytes allocated %d", len(b), alloc)
 		}
@@ -484,4 +485,57 @@ func TestMeasureSeesAllocations(t *testing.T) {
 		t.Errorf("measured %d bytes for a 10 MiB allocation", got)
 	}
 	_ = sink
+}
+
+// xorModel is the seed's 2-10-1 tanh/sigmoid network.
+func xorModel() *nn.Sequential {
+	return nn.NewSequential(
+		&nn.Dense{Units: 10, InputDim: 2},
+		&nn.Activation{Fn: "tanh"},
+		&nn.Dense{Units: 1},
+		&nn.Activation{Fn: "sigmoid"},
+	)
+}
+
+func sameBits(t *testing.T, what string, a, b []float64) {
+	t.Helper()
+	if len(a) != len(b) {
+		t.Fatalf("%s: %d values, want %d", what, len(a), len(b))
+	}
+	for i := range a {
+		if math.Float64bits(a[i]) != math.Float64bits(b[i]) {
+			t.Fatalf("%s[%d] = %v, want %v (bit for bit)", what, i, a[i], b[i])
+		}
+	}
+}
+
+// persistModels are architectures covering every built-in layer,
+// activation, initialiser and regularizer.
+func persistModels() map[string]func() *nn.Sequential {
+	return map[string]func() *nn.Sequential{
+		"xor": xorModel,
+		"activations": func() *nn.Sequential {
+			return nn.NewSequential(
+				&nn.Dense{Units: 5, InputDim: 3, Activation: "relu", KernelInitializer: graph.HeUniform{}, BiasInitializer: graph.Constant{Value: 0.1}},
+				&nn.Dense{Units: 4, Activation: "leaky_relu", Alpha: 0.05, KernelInitializer: graph.HeNormal{}},
+				&nn.Dense{Units: 4, Activation: "elu", KernelInitializer: graph.LecunUniform{}, BiasInitializer: graph.Ones{}},
+				&nn.Dense{Units: 4, Activation: "elu", Alpha: 0.5, KernelInitializer: graph.LecunNormal{}},
+				&nn.Activation{Fn: "leaky_relu"},
+				&nn.Dense{Units: 4, Activation: "softplus", KernelInitializer: graph.GlorotNormal{}, BiasInitializer: graph.RandomUniform{Min: -0.2, Max: 0.3}},
+				&nn.Activation{Fn: "elu", Alpha: 2},
+				&nn.Dense{Units: 3, NoBias: true, KernelInitializer: graph.RandomNormal{Mean: 0.1, Stddev: 0.2}},
+				&nn.Activation{Fn: "softmax"},
+			)
+		},
+		"dropout and regularizers": func() *nn.Sequential {
+			return nn.NewSequential(
+				&nn.Dense{Units: 6, InputDim: 3, Activation: "relu", KernelRegularizer: nn.L2(0.01), BiasRegularizer: nn.L1(0.001)},
+				&nn.Dropout{Rate: 0.25},
+				&nn.Dense{Units: 2, Activation: "softmax", KernelRegularizer: nn.L1L2{L1: 1e-5, L2: 1e-4}},
+			)
+		},
+		"step": func() *nn.Sequential {
+			return nn.NewSequential(&nn.Dense{Units: 2, InputDim: 2, Activation: "heaviside", KernelInitializer: graph.RandomUniform{}, BiasInitializer: graph.RandomNormal{}})
+		},
+	}
 }
