@@ -476,7 +476,7 @@ func (m *Sequential) checkWidth(what string, x *tensor.Dense) error {
 		return fmt.Errorf("nn: %s: no input: %w", what, ErrShape)
 	}
 	if x.Dtype() != m.dtype {
-		return fmt.Errorf("nn: %s: input is %v, model is %v: %w", what, x.Dtype(), m.dtype, graph.ErrDType)
+		return fmt.Errorf("nn: %s: input is %v, model is %v (load the data in the model's dtype, with the loaders' DType option, or convert it with Dataset.To): %w", what, x.Dtype(), m.dtype, graph.ErrDType)
 	}
 	if x.Dims() != 2 || x.Shape()[0] == 0 {
 		return fmt.Errorf("nn: %s: input has shape %v, want [rows, %d] with rows > 0: %w", what, x.Shape(), m.widths[0], ErrShape)

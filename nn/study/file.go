@@ -438,7 +438,7 @@ func LoadData(spec DataSpec, dt tensor.Dtype) (train, val *data.Dataset, err err
 	if err != nil {
 		return nil, nil, fmt.Errorf("study: data: %w", err)
 	}
-	if train, val, err = all.Split(frac, rng); err != nil {
+	if train, val, err = all.Split(frac, rng.Uint64()); err != nil {
 		return nil, nil, fieldErr("data.validation", "%v", err)
 	}
 	return train, val, nil
