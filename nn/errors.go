@@ -34,7 +34,7 @@ var (
 	ErrNotFinite = graph.ErrNotFinite
 	// ErrNoGradient reports a model that cannot be trained by gradient
 	// descent because a layer has no gradient (the step activation).
-	ErrNoGradient = errors.New("no gradient")
+	ErrNoGradient = graph.ErrNoGradient
 	// ErrStopped is returned by a callback to stop training early without
 	// error; Fit returns nil in that case.
 	ErrStopped = errors.New("training stopped")

@@ -1,7 +1,6 @@
 package nn
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -438,9 +437,6 @@ func (m *Sequential) program(kind progKind, batch int) (*program, error) {
 	}
 	gp, err := g.Compile(spec)
 	if err != nil {
-		if errors.Is(err, graph.ErrNoGradient) {
-			err = fmt.Errorf("%w: %w", err, ErrNoGradient)
-		}
 		return nil, fmt.Errorf("nn: building the graph for batch %d: %w", batch, err)
 	}
 	p := &program{Program: gp}
