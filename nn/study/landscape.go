@@ -523,9 +523,9 @@ func (l *Landscape) planeLabel() string {
 func (l *Landscape) centreLabel() string {
 	switch l.Centre {
 	case "best":
-		return "final weights of " + l.Paths[l.CentreRun].Run.Config.String()
+		return "end of " + l.Paths[l.CentreRun].Run.Config.String()
 	case "initial":
-		return "initial weights"
+		return "the initial weights"
 	}
-	return "mean of the snapshots"
+	return "the mean of the snapshots"
 }

@@ -181,6 +181,15 @@ func (g zGrid) Min() (m float64)   { m, _ = finiteRange(g.z); return m }
 func (g zGrid) Max() (m float64)   { _, m = finiteRange(g.z); return m }
 func (g zGrid) valid() (ok bool)   { lo, hi := finiteRange(g.z); return lo <= hi }
 func (g zGrid) flat() (ok bool)    { lo, hi := finiteRange(g.z); return lo == hi }
+
+// ifLog returns log10(v) when log is true, else v.
+func ifLog(log bool, v float64) float64 {
+	if log {
+		return math.Log10(v)
+	}
+	return v
+}
+
 func isFinite(v float64) bool      { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 func logRange(lo, hi float64) bool { return lo > 0 && hi/lo >= logRatioThreshold }
 func lossLabel(val bool) string {
@@ -373,7 +382,8 @@ func (l *Landscape) drawSurface(c draw.Canvas, val bool) error {
 	// as tall as the main plot's data area.
 	pad := vg.Points(6)
 	entries := max(len(l.Paths), 3)
-	legendH := vg.Length(entries)*(variants.TextStyle.Rectangle("Xg").Max.Y+vg.Points(2)) + 2*pad
+	// gonum's legend rows are as tall as its tallest text, then Padding.
+	legendH := vg.Length(entries)*(variants.TextStyle.Rectangle("Xg()").Size().Y+vg.Points(3)) + 2*pad
 	main := c
 	main.Min.Y += legendH
 	main.Max.X -= vg.Inch * 1.25
@@ -389,9 +399,9 @@ func (l *Landscape) drawSurface(c draw.Canvas, val bool) error {
 	leg.Max.Y = c.Min.Y + legendH - pad
 	leg.Min.X += pad
 	half := leg
-	half.Max.X = leg.Min.X + (leg.Max.X-leg.Min.X)*0.55
-	variants.Padding = vg.Points(2)
-	marks.Padding = vg.Points(2)
+	half.Max.X = leg.Min.X + (leg.Max.X-leg.Min.X)*0.52
+	variants.Padding = vg.Points(3)
+	marks.Padding = vg.Points(3)
 	variants.Draw(half)
 	half.Min.X, half.Max.X = half.Max.X+pad, leg.Max.X
 	marks.Draw(half)
@@ -460,7 +470,10 @@ func (l *Landscape) drawCurves(c draw.Canvas, line bool) error {
 	}
 	logY := logRange(lo, hi) && lo > 0
 	if logY {
-		p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+		// log10 of the loss on a linear axis, labelled with the loss:
+		// gonum pads a log axis as if its label sat at the middle of the
+		// data range, not of the axis.
+		p.Y.Tick.Marker = plot.TickerFunc(logTicks)
 		p.Y.Label.Text += ", log scale"
 	}
 	for i, path := range l.Paths {
@@ -470,8 +483,8 @@ func (l *Landscape) drawCurves(c draw.Canvas, line bool) error {
 			}
 			var xy plotter.XYs
 			for j := range cv.x {
-				if isFinite(cv.y[j]) && (!logY || cv.y[j] > 0) {
-					xy = append(xy, plotter.XY{X: cv.x[j], Y: cv.y[j]})
+				if y := cv.y[j]; isFinite(y) && (!logY || y > 0) {
+					xy = append(xy, plotter.XY{X: cv.x[j], Y: ifLog(logY, y)})
 				}
 			}
 			if len(xy) == 0 {
@@ -494,8 +507,8 @@ func (l *Landscape) drawCurves(c draw.Canvas, line bool) error {
 				end.GlyphStyle = draw.GlyphStyle{Color: pathColor(i), Shape: pathGlyph(i), Radius: vg.Points(4)}
 				if line { // mark α = 1, the final weights, not the line's end
 					for _, lp := range path.Line {
-						if lp.Alpha == 1 && isFinite(lp.Loss) {
-							end.XYs = plotter.XYs{{X: 1, Y: lp.Loss}}
+						if lp.Alpha == 1 && isFinite(lp.Loss) && (!logY || lp.Loss > 0) {
+							end.XYs = plotter.XYs{{X: 1, Y: ifLog(logY, lp.Loss)}}
 						}
 					}
 				}
@@ -506,7 +519,7 @@ func (l *Landscape) drawCurves(c draw.Canvas, line bool) error {
 	}
 	if line {
 		for _, a := range []float64{0, 1} {
-			vl, err := plotter.NewLine(plotter.XYs{{X: a, Y: lo}, {X: a, Y: hi}})
+			vl, err := plotter.NewLine(plotter.XYs{{X: a, Y: ifLog(logY, lo)}, {X: a, Y: ifLog(logY, hi)}})
 			if err != nil {
 				return err
 			}
@@ -516,11 +529,7 @@ func (l *Landscape) drawCurves(c draw.Canvas, line bool) error {
 	}
 	// Room for the legend above the curves.
 	room := min(0.07*float64(len(l.Paths)+1), 0.6)
-	if logY {
-		p.Y.Max *= math.Pow(p.Y.Max/p.Y.Min, room)
-	} else {
-		p.Y.Max += room * (p.Y.Max - p.Y.Min)
-	}
+	p.Y.Max += room * (p.Y.Max - p.Y.Min)
 	p.Draw(c)
 	return nil
 }
