@@ -249,9 +249,15 @@ type PathPoint struct {
 	// A and B are the snapshot's coordinates in the plane (its orthogonal
 	// projection onto it).
 	A, B float64
-	// Loss and ValLoss are the losses at the snapshot's own weights (not
-	// at its projection); ValLoss is NaN unless computed.
-	Loss, ValLoss float64
+	// OffPlane is the snapshot's distance from the plane, the length of
+	// what the projection leaves out (Dist the snapshot's distance from
+	// the centre, for scale).
+	OffPlane, Dist float64
+	// Loss and ValLoss are the losses at the snapshot's own weights;
+	// ValLoss is NaN unless computed. PlaneLoss is the training loss at
+	// its projection, Centre + A·X + B·Y, which is what the surface shows
+	// under it: the two differ as much as the snapshot lies off the plane.
+	Loss, ValLoss, PlaneLoss float64
 }
 
 // LinePoint is one point of a straight line between two weight vectors.
@@ -400,10 +406,13 @@ func (s *Study) landscape(ctx context.Context, seed uint64, runs []RunResult, wo
 		return fail(err)
 	}
 	k = 0
+	var pts []*PathPoint
 	for i := range l.Paths {
 		for j := range l.Paths[i].Points {
 			pt := &l.Paths[i].Points[j]
 			pt.A, pt.B = l.Plane.Project(snaps[k])
+			pt.OffPlane, pt.Dist = l.Plane.distances(snaps[k], pt.A, pt.B)
+			pts = append(pts, pt)
 			k++
 		}
 	}
@@ -422,10 +431,15 @@ func (s *Study) landscape(ctx context.Context, seed uint64, runs []RunResult, wo
 		alphas[i] = float64(i-steps/4) / float64(steps)
 	}
 	cells := n * n
-	total := cells + len(runs)*len(alphas)
+	lines := cells + len(runs)*len(alphas)
+	total := lines + len(pts)
 	tr, va, err = ev.eval(ctx, total, func(k int, buf []float64) []float64 {
 		if k < cells {
 			return l.Plane.Point(l.Surface.A[k%n], l.Surface.B[k/n], buf)
+		}
+		if k >= lines {
+			pt := pts[k-lines]
+			return l.Plane.Point(pt.A, pt.B, buf)
 		}
 		k -= cells
 		t := runs[k/len(alphas)].Trajectory
@@ -452,6 +466,9 @@ func (s *Study) landscape(ctx context.Context, seed uint64, runs []RunResult, wo
 			}
 			l.Paths[i].Line = append(l.Paths[i].Line, lp)
 		}
+	}
+	for k, pt := range pts {
+		pt.PlaneLoss = tr[lines+k]
 	}
 	l.Seconds = time.Since(begin).Seconds()
 	return l, nil

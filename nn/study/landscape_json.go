@@ -47,13 +47,16 @@ type landscapePathJS struct {
 }
 
 type pathPointJSON struct {
-	Step     int   `json:"step"`
-	Epoch    int   `json:"epoch"`
-	Examples int64 `json:"examples"`
-	A        Float `json:"a"`
-	B        Float `json:"b"`
-	Loss     Float `json:"loss"`
-	ValLoss  Float `json:"val_loss"`
+	Step      int   `json:"step"`
+	Epoch     int   `json:"epoch"`
+	Examples  int64 `json:"examples"`
+	A         Float `json:"a"`
+	B         Float `json:"b"`
+	OffPlane  Float `json:"off_plane"`
+	Dist      Float `json:"dist"`
+	Loss      Float `json:"loss"`
+	ValLoss   Float `json:"val_loss"`
+	PlaneLoss Float `json:"plane_loss"`
 }
 
 type linePointJSON struct {
@@ -78,7 +81,8 @@ func floatSlice(v []float64) []Float {
 // vectors); the centre (and the index in paths of the run it ends); the
 // grid's coordinates a and b and its losses, row by row
 // (loss[j*len(a)+i] at a[i], b[j]); and each path's run, snapshots (step,
-// epoch, examples, a, b, loss, val_loss) and line (alpha, loss, val_loss).
+// epoch, examples, a, b, off_plane, dist, loss, val_loss, plane_loss) and
+// line (alpha, loss, val_loss).
 // NaN and infinities are written as strings (see Float).
 func (l *Landscape) WriteJSON(w io.Writer) error {
 	j := landscapeJSON{Name: l.Name, Data: l.Data, Seed: l.Seed, Loss: l.Loss, Rows: l.Rows, ValRows: l.ValRows, TrainRows: l.TrainRows,
@@ -95,7 +99,8 @@ func (l *Landscape) WriteJSON(w io.Writer) error {
 		pj := landscapePathJS{Index: p.Run.Index, Config: p.Run.Config.String(), Seed: p.Run.Seed, Error: p.Err}
 		for _, pt := range p.Points {
 			pj.Points = append(pj.Points, pathPointJSON{Step: pt.Step, Epoch: pt.Epoch, Examples: pt.Examples,
-				A: Float(pt.A), B: Float(pt.B), Loss: Float(pt.Loss), ValLoss: Float(pt.ValLoss)})
+				A: Float(pt.A), B: Float(pt.B), OffPlane: Float(pt.OffPlane), Dist: Float(pt.Dist),
+				Loss: Float(pt.Loss), ValLoss: Float(pt.ValLoss), PlaneLoss: Float(pt.PlaneLoss)})
 		}
 		for _, lp := range p.Line {
 			pj.Line = append(pj.Line, linePointJSON{Alpha: Float(lp.Alpha), Loss: Float(lp.Loss), ValLoss: Float(lp.ValLoss)})

@@ -264,3 +264,16 @@ func (p *Plane) Capture(snapshots [][]float64) float64 {
 	}
 	return p.Captured
 }
+
+// distances returns the distance of w from the plane, given its
+// coordinates (a, b) there, and from the centre.
+func (p *Plane) distances(w []float64, a, b float64) (off, dist float64) {
+	var oo, dd float64
+	for i := range w {
+		d := w[i] - p.Centre[i]
+		r := d - a*p.X[i] - b*p.Y[i]
+		oo += r * r
+		dd += d * d
+	}
+	return math.Sqrt(oo), math.Sqrt(dd)
+}

@@ -61,10 +61,13 @@ func (l *Landscape) Report(dir string, opt PlotOptions) ([]string, error) {
 //     Goodfellow et al.'s picture; validation dashed.
 //   - landscape_path_seedN: the loss at each snapshot of each path against
 //     the epochs of data seen (examples / training rows); validation
-//     dashed.
+//     dashed; dotted, the loss on the plane under the projected path (what
+//     the surface shows there, which differs as much as the path lies off
+//     the plane).
 //
-// opt.Loss is ignored; opt.Width and opt.Height default to 8 by 7 inches
-// for the surface and 8 by 5 for the others.
+// opt.Loss is ignored; opt.Width and opt.Height default to 8 inches by
+// 5.6 plus a fifth for each line of the legend for the surface, 8 by 5
+// for the others.
 func (l *Landscape) Plot(dir string, opt PlotOptions) ([]string, error) {
 	formats := opt.Formats
 	if formats == nil {
@@ -77,9 +80,11 @@ func (l *Landscape) Plot(dir string, opt PlotOptions) ([]string, error) {
 		h    vg.Length
 		draw func(draw.Canvas) error
 	}
-	figs := []fig{{FigLandscapeSurface, cmpOr(opt.Height, 7*vg.Inch), func(c draw.Canvas) error { return l.drawSurface(c, false) }}}
+	// The surface: 5.6 inches and a line of legend per path and mark.
+	surfaceH := cmpOr(opt.Height, 5.6*vg.Inch+vg.Length(len(l.Paths)+3)*vg.Inch/5)
+	figs := []fig{{FigLandscapeSurface, surfaceH, func(c draw.Canvas) error { return l.drawSurface(c, false) }}}
 	if l.Surface.ValLoss != nil {
-		figs = append(figs, fig{FigLandscapeValSurface, cmpOr(opt.Height, 7*vg.Inch), func(c draw.Canvas) error { return l.drawSurface(c, true) }})
+		figs = append(figs, fig{FigLandscapeValSurface, surfaceH, func(c draw.Canvas) error { return l.drawSurface(c, true) }})
 	}
 	figs = append(figs,
 		fig{FigLandscapeLine, cmpOr(opt.Height, 5*vg.Inch), func(c draw.Canvas) error { return l.drawCurves(c, true) }},
@@ -327,11 +332,11 @@ func (l *Landscape) drawSurface(c draw.Canvas, val bool) error {
 		end.GlyphStyle = draw.GlyphStyle{Color: pathColor(i), Shape: pathGlyph(i), Radius: vg.Points(5)}
 		p.Add(line, dots, end)
 		last := path.Points[len(path.Points)-1]
-		fv := last.Loss
+		label := fmt.Sprintf("%s: %d snapshots, final loss %.3g, %.3g on the plane", path.Run.Config, len(path.Points), last.Loss, last.PlaneLoss)
 		if val {
-			fv = last.ValLoss
+			label = fmt.Sprintf("%s: %d snapshots, final validation loss %.3g", path.Run.Config, len(path.Points), last.ValLoss)
 		}
-		variants.Add(fmt.Sprintf("%s (%d snapshots; final loss %.3g)", path.Run.Config, len(path.Points), fv), line, end)
+		variants.Add(label, line, end)
 	}
 	if len(l.Paths) > 0 && len(l.Paths[0].Points) > 0 {
 		s := l.Paths[0].Points[0]
@@ -378,12 +383,13 @@ func (l *Landscape) drawSurface(c draw.Canvas, val bool) error {
 		bar.Y.Tick.Marker = plot.TickerFunc(logTicks)
 	}
 
-	// Layout: legends at the bottom, the colour bar at the right, its bar
-	// as tall as the main plot's data area.
+	// Layout: the legends at the bottom, one above the other, the colour bar
+	// at the right, its bar as tall as the main plot's data area.
 	pad := vg.Points(6)
-	entries := max(len(l.Paths), 3)
-	// gonum's legend rows are as tall as its tallest text, then Padding.
-	legendH := vg.Length(entries)*(variants.TextStyle.Rectangle("Xg()").Size().Y+vg.Points(3)) + 2*pad
+	// gonum's legend rows are as tall as their tallest text, then Padding.
+	row := variants.TextStyle.Rectangle("Xg()").Size().Y + vg.Points(3)
+	variants.Padding, marks.Padding = vg.Points(3), vg.Points(3)
+	legendH := vg.Length(len(l.Paths)+3)*row + 2*pad
 	main := c
 	main.Min.Y += legendH
 	main.Max.X -= vg.Inch * 1.25
@@ -398,13 +404,9 @@ func (l *Landscape) drawSurface(c draw.Canvas, val bool) error {
 	leg := c
 	leg.Max.Y = c.Min.Y + legendH - pad
 	leg.Min.X += pad
-	half := leg
-	half.Max.X = leg.Min.X + (leg.Max.X-leg.Min.X)*0.52
-	variants.Padding = vg.Points(3)
-	marks.Padding = vg.Points(3)
-	variants.Draw(half)
-	half.Min.X, half.Max.X = half.Max.X+pad, leg.Max.X
-	marks.Draw(half)
+	variants.Draw(leg)
+	leg.Max.Y -= vg.Length(len(l.Paths)) * row
+	marks.Draw(leg)
 	return nil
 }
 
@@ -437,15 +439,17 @@ func (l *Landscape) drawCurves(c draw.Canvas, line bool) error {
 	}
 	p.Title.TextStyle.Font.Size = vg.Points(11)
 	hasVal := l.ValRows > 0
-	p.Y.Label.Text = "loss (" + l.Loss + ")" + ifThen(hasVal, "; validation dashed", "")
+	notes := ifThen(hasVal, "; validation dashed", "") + ifThen(line, "", "; dotted: on the plane")
 	p.Legend.Top = true
 	p.Legend.TextStyle.Font.Size = vg.Points(10)
 	p.Add(plotter.NewGrid())
 	var all []float64
+	// Per path: the training loss, the validation loss (dashed) and, on the
+	// path figure, the loss on the plane under the path (dotted).
 	type curve struct{ x, y []float64 }
-	curves := make([][2]curve, len(l.Paths))
+	curves := make([][3]curve, len(l.Paths))
 	for i, path := range l.Paths {
-		var tr, va curve
+		var tr, va, pl curve
 		if line {
 			for _, lp := range path.Line {
 				tr.x, tr.y = append(tr.x, lp.Alpha), append(tr.y, lp.Loss)
@@ -456,10 +460,12 @@ func (l *Landscape) drawCurves(c draw.Canvas, line bool) error {
 				x := float64(pt.Examples) / float64(max(l.TrainRows, 1))
 				tr.x, tr.y = append(tr.x, x), append(tr.y, pt.Loss)
 				va.x, va.y = append(va.x, x), append(va.y, pt.ValLoss)
+				pl.x, pl.y = append(pl.x, x), append(pl.y, pt.PlaneLoss)
 			}
 		}
-		curves[i] = [2]curve{tr, va}
+		curves[i] = [3]curve{tr, va, pl}
 		all = append(all, tr.y...)
+		all = append(all, pl.y...)
 		if hasVal {
 			all = append(all, va.y...)
 		}
@@ -474,11 +480,12 @@ func (l *Landscape) drawCurves(c draw.Canvas, line bool) error {
 		// gonum pads a log axis as if its label sat at the middle of the
 		// data range, not of the axis.
 		p.Y.Tick.Marker = plot.TickerFunc(logTicks)
-		p.Y.Label.Text += ", log scale"
+		p.Y.Label.Text = ", log scale"
 	}
+	p.Y.Label.Text = "loss (" + l.Loss + ")" + p.Y.Label.Text + notes
 	for i, path := range l.Paths {
 		for k, cv := range curves[i] {
-			if k == 1 && !hasVal {
+			if (k == 1 && !hasVal) || len(cv.x) == 0 {
 				continue
 			}
 			var xy plotter.XYs
@@ -495,8 +502,11 @@ func (l *Landscape) drawCurves(c draw.Canvas, line bool) error {
 				return err
 			}
 			ln.Color, ln.Width = pathColor(i), vg.Points(1.5)
-			if k == 1 {
+			switch k {
+			case 1:
 				ln.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+			case 2:
+				ln.Width, ln.Dashes = vg.Points(1), []vg.Length{vg.Points(1), vg.Points(2)}
 			}
 			p.Add(ln)
 			if k == 0 {

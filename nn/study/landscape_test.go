@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/descentlab/descent/nn"
+	"gonum.org/v1/gonum/floats/scalar"
 )
 
 func TestGridAxis(t *testing.T) {
@@ -132,6 +133,17 @@ func TestLandscapeCentre(t *testing.T) {
 				t.Errorf("surface at (0, 0) = %v, loss at the centre %v", got, want)
 			}
 			for _, p := range l.Paths {
+				for _, pt := range p.Points {
+					// Pythagoras: the projection and the rest are orthogonal
+					// (PCA directions are orthonormal; random ones are
+					// projected onto by least squares). Rounding: 1e-9 of
+					// the squared distance.
+					if l.Plane.Method == "pca" {
+						if d2 := pt.A*pt.A + pt.B*pt.B + pt.OffPlane*pt.OffPlane; !scalar.EqualWithinAbsOrRel(d2, pt.Dist*pt.Dist, 1e-9, 1e-9) {
+							t.Errorf("%s step %d: a² + b² + off² = %v, dist² = %v", p.Run.Config, pt.Step, d2, pt.Dist*pt.Dist)
+						}
+					}
+				}
 				first, last := p.Points[0], p.Points[len(p.Points)-1]
 				k0 := slices.IndexFunc(p.Line, func(lp LinePoint) bool { return lp.Alpha == 0 })
 				k1 := slices.IndexFunc(p.Line, func(lp LinePoint) bool { return lp.Alpha == 1 })
@@ -146,8 +158,11 @@ func TestLandscapeCentre(t *testing.T) {
 			switch centre {
 			case "best":
 				c := l.Paths[l.CentreRun]
-				if last := c.Points[len(c.Points)-1]; math.Abs(last.A) > 1e-12 || math.Abs(last.B) > 1e-12 {
-					t.Errorf("the best run's end projects to (%v, %v), want (0, 0)", last.A, last.B)
+				// It is the centre: its coordinates and distance from the
+				// plane are sums of products of the directions with zeros.
+				if last := c.Points[len(c.Points)-1]; last.A != 0 || last.B != 0 || last.OffPlane != 0 || last.PlaneLoss != last.Loss {
+					t.Errorf("the best run's end projects to (%v, %v) at %v from the plane, loss %v there, %v at the snapshot; want (0, 0), 0 and equal losses",
+						last.A, last.B, last.OffPlane, last.PlaneLoss, last.Loss)
 				}
 				for _, p := range l.Paths {
 					if p.Points[len(p.Points)-1].Loss < c.Points[len(c.Points)-1].Loss {
