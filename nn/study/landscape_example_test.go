@@ -55,3 +55,25 @@ func ExampleStudy_Landscapes() {
 	// stochastic sgd lr=0.2: 39 snapshots from (-8.9, -0.9), loss 0.75 to 0.01
 	// centre: the final weights of stochastic sgd lr=0.2
 }
+
+// The plane of a path's two principal directions about its end, and a
+// snapshot's coordinates in it.
+func ExamplePCAPlane() {
+	path := [][]float64{{0, 0, 0}, {2, 1, 0}, {4, 1, 0}, {6, 0, 0}}
+	end := path[len(path)-1]
+	pl, err := study.PCAPlane(end, path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("shares %.3f %.3f\n", pl.Explained[0], pl.Explained[1])
+	for _, w := range path {
+		a, b := pl.Project(w)
+		fmt.Printf("(%.2f, %.2f)\n", a, b)
+	}
+	// Output:
+	// shares 0.977 0.023
+	// (-5.96, -0.65)
+	// (-4.09, 0.56)
+	// (-2.10, 0.78)
+	// (0.00, 0.00)
+}
