@@ -103,13 +103,23 @@ func (l *Landscape) Plot(dir string, opt PlotOptions) ([]string, error) {
 	return paths, nil
 }
 
-// saveFigure draws a figure on a canvas of the format and writes it.
+// saveFigure draws a figure on a canvas of the format and writes it. A
+// panic inside gonum/plot (it panics on some inputs, such as a colour map
+// whose range is empty) is returned as an error.
 func saveFigure(path, ext string, w, h vg.Length, fn func(draw.Canvas) error) (err error) {
 	c, err := draw.NewFormattedCanvas(w, h, ext)
 	if err != nil {
 		return fmt.Errorf("study: plot %s: %w", path, err)
 	}
-	if err := fn(draw.New(c)); err != nil {
+	paint := func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("gonum/plot panicked: %v", r)
+			}
+		}()
+		return fn(draw.New(c))
+	}
+	if err := paint(); err != nil {
 		return fmt.Errorf("study: plot %s: %w", path, err)
 	}
 	f, err := os.Create(path)

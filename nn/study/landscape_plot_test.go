@@ -6,10 +6,14 @@ import (
 	"encoding/xml"
 	"image/png"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+
+	"gonum.org/v1/plot/vg/draw"
 )
 
 // TestLandscapeReport checks the files: JSON that parses and holds the
@@ -77,5 +81,27 @@ func TestLandscapeReport(t *testing.T) {
 				t.Errorf("%s: root element %q, want svg", p, root)
 			}
 		}
+	}
+}
+
+// A panic inside the drawing comes back as an error.
+func TestSaveFigureRecovers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.png")
+	err := saveFigure(path, "png", 100, 100, func(draw.Canvas) error { panic("boom") })
+	if err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Errorf("error %v, want one carrying the panic", err)
+	}
+}
+
+// A surface with no finite value is an error, not a picture.
+func TestPlotNonFiniteSurface(t *testing.T) {
+	s := landscapeStudy(t, LandscapeConfig{})
+	_, ls := runLandscapes(t, s, 2)
+	l := ls[0]
+	for i := range l.Surface.Loss {
+		l.Surface.Loss[i] = math.NaN()
+	}
+	if _, err := l.Plot(t.TempDir(), PlotOptions{Formats: []string{"png"}}); err == nil || !strings.Contains(err.Error(), "not finite") {
+		t.Errorf("error %v, want one saying the loss is not finite", err)
 	}
 }
