@@ -18,9 +18,9 @@ import (
 // Fit fails), the final weights are added if the last snapshot is not
 // already of them.
 //
-// Max is a memory budget: at most Max snapshots are held, each of
-// Size parameters × 8 bytes (a 784-64-10 network: 50,890 parameters, 407 KB
-// a snapshot). When a snapshot is due and Max are already held, the
+// Max is a memory budget: at most Max snapshots are held, each of 8 bytes
+// a parameter (a 784-64-10 network: 50,890 parameters, 407 KB a
+// snapshot). When a snapshot is due and Max are already held, the
 // trajectory is decimated evenly: every other snapshot is dropped (the
 // first, the initial weights, is kept) and the interval doubles, so the
 // snapshots kept are always evenly spaced in steps (or epochs), between

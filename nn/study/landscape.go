@@ -59,8 +59,9 @@ type LandscapeConfig struct {
 	// Rows, if positive, computes every loss on the first Rows training
 	// rows (and validation rows) only; if zero, on all of them.
 	Rows int `json:"rows,omitempty"`
-	// Validation also computes the validation loss everywhere, which
-	// doubles the cost (the study needs validation data).
+	// Validation also computes the validation loss on the grid, at the
+	// snapshots and along the lines, which nearly doubles the cost (the
+	// study needs validation data).
 	Validation bool `json:"validation,omitempty"`
 	// LineSteps is the number of intervals of the straight line between the
 	// initial weights (α = 0) and a run's final weights (α = 1); the line
@@ -209,8 +210,10 @@ type Landscape struct {
 	Surface Surface
 	// Paths are the seed's runs, in index order.
 	Paths []Path
-	// Evaluations is the number of loss evaluations made (each over Rows
-	// rows, and ValRows more), Seconds the time they and the plane took.
+	// Evaluations is the number of points at which the training loss was
+	// computed, each over Rows rows (with validation, all but the
+	// projections also over ValRows rows); Seconds is the time they, the
+	// plane and the projections took.
 	Evaluations int
 	Seconds     float64
 }
@@ -349,7 +352,7 @@ func (s *Study) landscape(ctx context.Context, seed uint64, runs []RunResult, wo
 	}
 
 	// The loss at every snapshot; the best final weights need them.
-	tr, va, err := ev.eval(ctx, len(snaps), func(k int, _ []float64) []float64 { return snaps[k] })
+	tr, va, err := ev.eval(ctx, len(snaps), len(snaps), func(k int, _ []float64) []float64 { return snaps[k] })
 	if err != nil {
 		return fail(err)
 	}
@@ -433,7 +436,8 @@ func (s *Study) landscape(ctx context.Context, seed uint64, runs []RunResult, wo
 	cells := n * n
 	lines := cells + len(runs)*len(alphas)
 	total := lines + len(pts)
-	tr, va, err = ev.eval(ctx, total, func(k int, buf []float64) []float64 {
+	// The validation loss is not needed at the projections.
+	tr, va, err = ev.eval(ctx, total, lines, func(k int, buf []float64) []float64 {
 		if k < cells {
 			return l.Plane.Point(l.Surface.A[k%n], l.Surface.B[k/n], buf)
 		}

@@ -3,6 +3,7 @@ package study
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 
@@ -70,14 +71,18 @@ func (s *Study) newEvaluator(seed uint64, workers int) (*evaluator, error) {
 	return ev, nil
 }
 
-// eval returns the training loss (and the validation loss, nil without
-// validation data) at n weight vectors: at(k, buf) returns the k-th,
-// either buf (the worker's own, of the right length) filled in or a
-// vector it must not modify.
-func (e *evaluator) eval(ctx context.Context, n int, at func(k int, buf []float64) []float64) (train, val []float64, err error) {
+// eval returns the training loss at n weight vectors, and the validation
+// loss at the first valN of them (val is nil without validation data; its
+// other values are NaN): at(k, buf) returns the k-th vector, either buf
+// (the worker's own, of the right length) filled in or a vector it must
+// not modify.
+func (e *evaluator) eval(ctx context.Context, n, valN int, at func(k int, buf []float64) []float64) (train, val []float64, err error) {
 	train = make([]float64, n)
 	if e.val != nil {
 		val = make([]float64, n)
+		for k := valN; k < n; k++ {
+			val[k] = math.NaN()
+		}
 	}
 	var next atomic.Int64
 	errs := make([]error, len(e.models))
@@ -103,7 +108,7 @@ func (e *evaluator) eval(ctx context.Context, n int, at func(k int, buf []float6
 					return
 				}
 				train[k] = r["loss"]
-				if e.val != nil {
+				if e.val != nil && k < valN {
 					if r, err = m.Evaluate(e.val); err != nil {
 						errs[w] = fmt.Errorf("point %d: validation: %w", k, err)
 						return
