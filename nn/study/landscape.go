@@ -280,7 +280,7 @@ type LinePoint struct {
 func (s *Study) Landscapes(ctx context.Context, res *Results, opt Options) ([]*Landscape, error) {
 	c := s.Landscape
 	if c == nil {
-		return nil, fmt.Errorf("study: landscapes: Study.Landscape is not set: %w", ErrConfig)
+		return nil, errorf(ErrConfig, "landscapes: Study.Landscape is not set")
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err
@@ -301,11 +301,11 @@ func (s *Study) Landscapes(ctx context.Context, res *Results, opt Options) ([]*L
 			}
 		}
 		if want := len(s.Configs()); len(runs) != want {
-			return out, fmt.Errorf("study: landscape of seed %d: %d of its %d runs are in the results; a landscape needs them all (the whole study, not a shard): %w", seed, len(runs), want, ErrConfig)
+			return out, errorf(ErrConfig, "landscape of seed %d: %d of its %d runs are in the results; a landscape needs them all (the whole study, not a shard)", seed, len(runs), want)
 		}
 		for _, r := range runs {
 			if len(r.Trajectory) == 0 {
-				return out, fmt.Errorf("study: landscape of seed %d: run %s has no trajectory (set Study.Landscape before Run): %w", seed, r.ID(), ErrConfig)
+				return out, errorf(ErrConfig, "landscape of seed %d: run %s has no trajectory (set Study.Landscape before Run)", seed, r.ID())
 			}
 		}
 		l, err := s.landscape(ctx, seed, runs, workers)
@@ -340,7 +340,7 @@ func (s *Study) landscape(ctx context.Context, seed uint64, runs []RunResult, wo
 		p := Path{Run: r.Run, Err: r.Err}
 		for _, sn := range r.Trajectory {
 			if len(sn.Params) != nparams {
-				return nil, fmt.Errorf("study: landscape of seed %d: run %s: a snapshot has %d values, the model %d parameters: %w", seed, r.ID(), len(sn.Params), nparams, ErrConfig)
+				return nil, errorf(ErrConfig, "landscape of seed %d: run %s: a snapshot has %d values, the model %d parameters", seed, r.ID(), len(sn.Params), nparams)
 			}
 			p.Points = append(p.Points, PathPoint{Step: sn.Step, Epoch: sn.Epoch, Examples: sn.Examples, ValLoss: math.NaN()})
 			snaps = append(snaps, sn.Params)
@@ -378,7 +378,7 @@ func (s *Study) landscape(ctx context.Context, seed uint64, runs []RunResult, wo
 			}
 		}
 		if l.CentreRun < 0 {
-			return fail(fmt.Errorf("no run ended with a finite training loss, so there are no best final weights (use centre initial or mean): %w", ErrConfig))
+			return nil, errorf(ErrConfig, "landscape of seed %d: no run ended with a finite training loss, so there are no best final weights (use centre initial or mean)", seed)
 		}
 		t := runs[l.CentreRun].Trajectory
 		centre = t[len(t)-1].Params

@@ -43,20 +43,16 @@ func (s *Study) newEvaluator(seed uint64, workers int) (*evaluator, error) {
 			}
 		}
 	}
-	dt := s.DType
-	if dt.Type == nil {
-		dt = s.Train.DType()
-	}
 	for range max(workers, 1) {
 		m, err := s.Model()
 		if err != nil {
 			return nil, fmt.Errorf("study: landscape: model: %w", err)
 		}
 		if m == nil {
-			return nil, fmt.Errorf("study: landscape: model: Model returned nil: %w", ErrConfig)
+			return nil, fieldErr("model", "Model returned nil")
 		}
 		// The optimizer is never used; Compile needs one.
-		if err := m.Compile(nn.CompileConfig{Loss: s.Loss, Optimizer: "sgd", Seed: seed, DType: dt}); err != nil {
+		if err := m.Compile(nn.CompileConfig{Loss: s.Loss, Optimizer: "sgd", Seed: seed, DType: s.dtype()}); err != nil {
 			return nil, fmt.Errorf("study: landscape: %w", err)
 		}
 		m.PredictBatchSize = c.batch()

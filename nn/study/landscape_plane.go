@@ -1,7 +1,6 @@
 package study
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 
@@ -51,16 +50,16 @@ type Plane struct {
 func PCAPlane(centre []float64, snapshots [][]float64) (*Plane, error) {
 	n, p := len(snapshots), len(centre)
 	if n == 0 {
-		return nil, fmt.Errorf("study: pca plane: no snapshots: %w", ErrConfig)
+		return nil, errorf(ErrConfig, "pca plane: no snapshots")
 	}
 	if p < 2 {
-		return nil, fmt.Errorf("study: pca plane: %d parameters, want at least 2: %w", p, ErrConfig)
+		return nil, errorf(ErrConfig, "pca plane: %d parameters, want at least 2", p)
 	}
 	rows := max(n, 2) // an SVD with one row has only one right singular vector
 	m := mat.NewDense(rows, p, nil)
 	for i, s := range snapshots {
 		if len(s) != p {
-			return nil, fmt.Errorf("study: pca plane: snapshot %d has %d values, the centre %d: %w", i, len(s), p, ErrConfig)
+			return nil, errorf(ErrConfig, "pca plane: snapshot %d has %d values, the centre %d", i, len(s), p)
 		}
 		row := m.RawRowView(i)
 		for j, v := range s {
@@ -72,7 +71,7 @@ func PCAPlane(centre []float64, snapshots [][]float64) (*Plane, error) {
 	}
 	var svd mat.SVD
 	if !svd.Factorize(m, mat.SVDThinV) {
-		return nil, fmt.Errorf("study: pca plane: the SVD of the %d x %d snapshot matrix did not converge: %w", rows, p, ErrConfig)
+		return nil, errorf(ErrConfig, "pca plane: the SVD of the %d x %d snapshot matrix did not converge", rows, p)
 	}
 	sv := svd.Values(nil)
 	var v mat.Dense
@@ -116,7 +115,7 @@ func argmaxAbs(v []float64) int {
 func finiteOrErr(what string, v []float64) error {
 	for i, x := range v {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return fmt.Errorf("study: %s: value %d is %v: %w", what, i, x, ErrConfig)
+			return errorf(ErrConfig, "%s: value %d is %v", what, i, x)
 		}
 	}
 	return nil
@@ -143,7 +142,7 @@ func FilterNormalPlane(centre []float64, shapes [][]int, rng *rand.Rand) (*Plane
 		total += shapeSize(s)
 	}
 	if total != len(centre) {
-		return nil, fmt.Errorf("study: random plane: the shapes hold %d values, the centre %d: %w", total, len(centre), ErrConfig)
+		return nil, errorf(ErrConfig, "random plane: the shapes hold %d values, the centre %d", total, len(centre))
 	}
 	if err := finiteOrErr("random plane: centre", centre); err != nil {
 		return nil, err
