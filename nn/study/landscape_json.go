@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 )
 
 type landscapeJSON struct {
@@ -115,4 +116,24 @@ func (l *Landscape) WriteJSON(w io.Writer) error {
 		return fmt.Errorf("study: %w", err)
 	}
 	return nil
+}
+
+// landscapeFiles lists the files of every seed that Landscape.Report may
+// have written into dir, for ClearDir.
+func landscapeFiles(dir string) ([]string, error) {
+	pats := []string{"landscape_seed*.json"}
+	for _, f := range []string{FigLandscapeSurface, FigLandscapeValSurface, FigLandscapeLine, FigLandscapePath} {
+		for _, ext := range []string{"png", "svg", "pdf", "eps"} {
+			pats = append(pats, f+"_seed*."+ext)
+		}
+	}
+	var out []string
+	for _, pat := range pats {
+		m, err := filepath.Glob(filepath.Join(dir, pat))
+		if err != nil {
+			return nil, fmt.Errorf("study: %w", err)
+		}
+		out = append(out, m...)
+	}
+	return out, nil
 }

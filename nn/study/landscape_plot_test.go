@@ -2,6 +2,7 @@ package study
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"image/png"
@@ -103,5 +104,39 @@ func TestPlotNonFiniteSurface(t *testing.T) {
 	}
 	if _, err := l.Plot(t.TempDir(), PlotOptions{Formats: []string{"png"}}); err == nil || !strings.Contains(err.Error(), "not finite") {
 		t.Errorf("error %v, want one saying the loss is not finite", err)
+	}
+}
+
+// ClearDir removes the landscape files with the other results, and
+// nothing else.
+func TestClearDirRemovesLandscapes(t *testing.T) {
+	s := landscapeStudy(t, LandscapeConfig{Points: 5})
+	dir := t.TempDir()
+	res, err := s.Run(context.Background(), Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := s.Landscapes(context.Background(), res, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths, err := ls[0].Report(dir, PlotOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := filepath.Join(dir, "landscape_notes.txt")
+	if err := os.WriteFile(mine, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := ClearDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range paths {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s survived ClearDir", filepath.Base(p))
+		}
+	}
+	if _, err := os.Stat(mine); err != nil {
+		t.Errorf("ClearDir removed a file that is not a result: %v", err)
 	}
 }
