@@ -52,6 +52,9 @@ type File struct {
 	Target *TargetSpec `json:"target,omitempty"`
 	// KeepSteps keeps every step's record in the results.
 	KeepSteps bool `json:"keep_steps,omitempty"`
+	// Landscape, if present (even as {}), turns on the landscapes (see
+	// LandscapeConfig).
+	Landscape *LandscapeConfig `json:"landscape,omitempty"`
 }
 
 // ModelSpec names the model: exactly one of Builtin and Keras.
@@ -194,7 +197,7 @@ func (f *File) Study() (*Study, error) {
 	}
 	g := f.Grid
 	s := &Study{Name: f.Name, Data: name, DType: dt, Loss: f.Loss, Metrics: f.Metrics, KeepSteps: f.KeepSteps,
-		Grid: Grid{LRs: g.LRs, Seeds: g.Seeds}}
+		Grid: Grid{LRs: g.LRs, Seeds: g.Seeds}, Landscape: f.Landscape}
 	var err error
 	if s.Grid.Variants, err = parseVariants("grid.variants", g.Variants); err != nil {
 		return nil, err
