@@ -1,7 +1,6 @@
 package nn
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -514,9 +513,6 @@ func (m *Sequential) program(kind progKind, batch int) (*program, error) {
 	}
 	gp, err := g.Compile(spec)
 	if err != nil {
-		if errors.Is(err, graph.ErrNoGradient) {
-			err = fmt.Errorf("%w: %w", err, ErrNoGradient)
-		}
 		return nil, fmt.Errorf("nn: building the graph for batch %d: %w", batch, err)
 	}
 	p := &program{Program: gp}
@@ -552,7 +548,7 @@ func (m *Sequential) checkWidth(what string, x *tensor.Dense) error {
 		return fmt.Errorf("nn: %s: no input: %w", what, ErrShape)
 	}
 	if x.Dtype() != m.dtype {
-		return fmt.Errorf("nn: %s: input is %v, model is %v: %w", what, x.Dtype(), m.dtype, graph.ErrDType)
+		return fmt.Errorf("nn: %s: input is %v, model is %v (load the data in the model's dtype, with the loaders' DType option, or convert it with Dataset.To): %w", what, x.Dtype(), m.dtype, graph.ErrDType)
 	}
 	if x.Dims() != 2 || x.Shape()[0] == 0 {
 		return fmt.Errorf("nn: %s: input has shape %v, want [rows, %d] with rows > 0: %w", what, x.Shape(), m.widths[0], ErrShape)

@@ -78,7 +78,7 @@ func matrix(rows [][]float64) *tensor.Dense {
 	for _, r := range rows {
 		vals = append(vals, r...)
 	}
-	return data.FromFloat64s(vals, tensor.Float64, len(rows), len(rows[0]))
+	return must(data.FromFloat64s(vals, tensor.Float64, len(rows), len(rows[0])))
 }
 
 // kerasTol is the agreement required with the fixture's float64 forward
@@ -226,7 +226,7 @@ func persistModels() map[string]func() *nn.Sequential {
 // TestJSONRoundTrip checks that ToJSON, FromJSON and the weights give the
 // same model: the same text again and bit-identical predictions.
 func TestJSONRoundTrip(t *testing.T) {
-	x := data.FromFloat64s([]float64{0.3, -1.2, 2.5, 0, 1, -0.7, 5, -3, 0.01}, tensor.Float64, 3, 3)
+	x := must(data.FromFloat64s([]float64{0.3, -1.2, 2.5, 0, 1, -0.7, 5, -3, 0.01}, tensor.Float64, 3, 3))
 	for name, mk := range persistModels() {
 		for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
 			t.Run(name+"/"+dt.String(), func(t *testing.T) {
@@ -262,10 +262,10 @@ func TestJSONRoundTrip(t *testing.T) {
 				}
 				in := x
 				if m.InputDim() != 3 {
-					in = data.FromFloat64s([]float64{0.3, -1.2, 2.5, 0}, tensor.Float64, 2, 2)
+					in = must(data.FromFloat64s([]float64{0.3, -1.2, 2.5, 0}, tensor.Float64, 2, 2))
 				}
 				if dt == tensor.Float32 {
-					in = data.FromFloat64s(graph.ReadFloat64s(in, nil), dt, in.Shape()[0], in.Shape()[1])
+					in = must(data.FromFloat64s(graph.ReadFloat64s(in, nil), dt, in.Shape()[0], in.Shape()[1]))
 				}
 				a, err := m.Predict(in)
 				if err != nil {

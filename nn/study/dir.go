@@ -221,7 +221,8 @@ func runFiles(dir string) ([]string, error) {
 }
 
 // ClearDir removes the results dir holds: study.json, the run files in
-// runs/ (and runs/ once empty), the summaries and the plots. It removes
+// runs/ (and runs/ once empty), the summaries and the plots, landscapes
+// included. It removes
 // nothing else, and refuses (ErrDirInUse) a directory that holds files but
 // no study.json, since they are not study results. A missing directory is
 // not an error.
@@ -252,6 +253,11 @@ func ClearDir(dir string) error {
 			files = append(files, filepath.Join(dir, f+"."+ext))
 		}
 	}
+	landscapes, err := landscapeFiles(dir)
+	if err != nil {
+		return err
+	}
+	files = append(files, landscapes...)
 	for _, f := range files {
 		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("study: %w", err)

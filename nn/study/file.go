@@ -53,6 +53,9 @@ type File struct {
 	// KeepSteps keeps the step records in the results (see
 	// Study.KeepSteps).
 	KeepSteps bool `json:"keep_steps,omitempty"`
+	// Landscape, if present (even as {}), turns on the landscapes (see
+	// LandscapeConfig).
+	Landscape *LandscapeConfig `json:"landscape,omitempty"`
 }
 
 // ModelSpec names the model: exactly one of Builtin and Keras.
@@ -195,7 +198,7 @@ func (f *File) Study() (*Study, error) {
 	}
 	g := f.Grid
 	s := &Study{Name: f.Name, Data: name, DType: dt, Loss: f.Loss, Metrics: f.Metrics, KeepSteps: f.KeepSteps,
-		Grid: Grid{LRs: g.LRs, Seeds: g.Seeds}}
+		Grid: Grid{LRs: g.LRs, Seeds: g.Seeds}, Landscape: f.Landscape}
 	var err error
 	if s.Grid.Variants, err = parseVariants("grid.variants", g.Variants); err != nil {
 		return nil, err
@@ -439,7 +442,7 @@ func LoadData(spec DataSpec, dt tensor.Dtype) (train, val *data.Dataset, err err
 	if err != nil {
 		return nil, nil, fmt.Errorf("study: data: %w", err)
 	}
-	if train, val, err = all.Split(frac, rng); err != nil {
+	if train, val, err = all.Split(frac, rng.Uint64()); err != nil {
 		return nil, nil, fieldErr("data.validation", "%v", err)
 	}
 	return train, val, nil

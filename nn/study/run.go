@@ -128,6 +128,10 @@ type RunResult struct {
 	// Err is the error that ended the run, if any; History then holds what
 	// was recorded before it.
 	Err string
+	// Trajectory holds snapshots of the run's weights when Study.Landscape
+	// pictures its seed (nil otherwise). It is kept in memory only: Write
+	// does not save it.
+	Trajectory []nn.Snapshot
 }
 
 // Run trains the study's runs (those of opt.Shard) on opt.Workers
@@ -245,6 +249,10 @@ func (s *Study) train(ctx context.Context, r Run) (out RunResult) {
 	cbs := []nn.Callback{&callbacks.TerminateOnNaN{}}
 	if s.Callbacks != nil {
 		cbs = append(cbs, s.Callbacks(r)...)
+	}
+	if tr := s.trajectory(r); tr != nil {
+		cbs = append(cbs, tr)
+		defer func() { out.Trajectory = tr.Snapshots }()
 	}
 	b := s.Budget
 	hist, err := m.Fit(ctx, s.Train, nn.FitConfig{

@@ -56,6 +56,9 @@ type Study struct {
 	// epoch records are kept, which is what the summary and the plots use
 	// (a stochastic epoch on MNIST has tens of thousands of steps).
 	KeepSteps bool
+	// Landscape, if set, keeps snapshots of the weights of the runs of the
+	// seeds it pictures, for Study.Landscapes (see LandscapeConfig).
+	Landscape *LandscapeConfig
 }
 
 // Grid is the set of configurations: for every optimizer, every variant
@@ -259,7 +262,7 @@ func (s *Study) Validate() error {
 	if metric, _ := s.target(); !slices.Contains(recorded, metric) {
 		return fieldErr("target.metric", "%q is not recorded (valid: %s)", metric, strings.Join(recorded, ", "))
 	}
-	return nil
+	return s.Landscape.validate(s)
 }
 
 func (s *Study) validateGrid() error {
