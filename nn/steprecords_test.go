@@ -135,7 +135,7 @@ func TestStepRecordsMemory(t *testing.T) {
 		a, b := i%2, i/2%2
 		x[2*i], x[2*i+1], y[i] = float64(a), float64(b), float64(a^b)
 	}
-	d, err := data.New(data.FromFloat64s(x, tensor.Float64, n, 2), data.FromFloat64s(y, tensor.Float64, n, 1))
+	d, err := data.New(must(data.FromFloat64s(x, tensor.Float64, n, 2)), must(data.FromFloat64s(y, tensor.Float64, n, 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
