@@ -57,10 +57,10 @@ type FitConfig struct {
 	// taken MaxStepRecords steps; then every other record is dropped and
 	// the spacing doubles each time the records fill up, so that between
 	// MaxStepRecords/2 and MaxStepRecords records spread evenly over the
-	// whole run (History.StepEvery gives the spacing). Epoch records are
-	// always kept, and callbacks see every step. If zero,
-	// DefaultMaxStepRecords (10000); negative keeps every step (72 bytes
-	// each).
+	// whole run (History.StepEvery gives the spacing), the latest step's
+	// always last. Epoch records are always kept, and callbacks see every
+	// step. If zero, DefaultMaxStepRecords (10000); 1 keeps the latest
+	// step only; negative keeps every step (72 bytes each).
 	MaxStepRecords int
 
 	// Callbacks are called in order at each event.

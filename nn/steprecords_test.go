@@ -3,6 +3,7 @@ package nn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"testing"
 
@@ -12,20 +13,23 @@ import (
 )
 
 // TestStepRecordResolution checks the step-record policy: every step up to
-// the limit, then steps 1, 1+e, 1+2e, ... with e doubling, never more than
-// the limit; -1 keeps every step; epochs are all kept.
+// the limit, then steps 1, 1+e, 1+2e, ... with e a doubling power of two,
+// and the latest step, never more than the limit and, once decimated, more
+// than half of it; -1 keeps every step; epochs are all kept.
 func TestStepRecordResolution(t *testing.T) {
 	xor := data.XOR(tensor.Float64)
 	for _, c := range []struct {
 		limit, epochs int
-		wantEvery     int
+		decimated     bool
 	}{
-		{limit: 0, epochs: 50, wantEvery: 1},   // default 10000 > 200 steps
-		{limit: -1, epochs: 50, wantEvery: 1},  // every step
-		{limit: 200, epochs: 50, wantEvery: 1}, // exactly full
-		{limit: 199, epochs: 50, wantEvery: 2},
-		{limit: 10, epochs: 50, wantEvery: 32}, // 200 steps: 1, 33, ..., 193 (7 records)
-		{limit: 1, epochs: 5, wantEvery: 32},   // only step 1 ever fits
+		{limit: 0, epochs: 50},   // default 10000 > 200 steps
+		{limit: -1, epochs: 50},  // every step
+		{limit: 200, epochs: 50}, // exactly full
+		{limit: 199, epochs: 50, decimated: true},
+		{limit: 10, epochs: 50, decimated: true},
+		{limit: 7, epochs: 30, decimated: true},
+		{limit: 2, epochs: 5, decimated: true}, // step 1 and the latest
+		{limit: 1, epochs: 5},                  // the latest only
 	} {
 		m := compiledXOR(t, 3, tensor.Float64)
 		h, err := m.Fit(context.Background(), xor, FitConfig{Epochs: c.epochs, Batching: data.Stochastic(), MaxStepRecords: c.limit})
@@ -33,27 +37,35 @@ func TestStepRecordResolution(t *testing.T) {
 			t.Fatal(err)
 		}
 		steps := 4 * c.epochs
+		e := h.every()
 		if len(h.Epochs) != c.epochs {
 			t.Errorf("limit %d: %d epoch records, want %d", c.limit, len(h.Epochs), c.epochs)
 		}
-		if h.every() != c.wantEvery {
-			t.Errorf("limit %d: StepEvery %d, want %d", c.limit, h.StepEvery, c.wantEvery)
+		if (e > 1) != c.decimated || e&(e-1) != 0 {
+			t.Errorf("limit %d: StepEvery %d (decimated: want %v)", c.limit, h.StepEvery, c.decimated)
 		}
 		if c.limit > 0 && len(h.Steps) > c.limit {
 			t.Errorf("limit %d: %d records", c.limit, len(h.Steps))
 		}
-		if c.limit > 1 && len(h.Steps) <= c.limit/2 && c.wantEvery > 1 {
+		if c.decimated && c.limit > 2 && 2*len(h.Steps) <= c.limit {
 			t.Errorf("limit %d: only %d records, want more than half the limit", c.limit, len(h.Steps))
 		}
-		want := 0
-		for s := 1; s <= steps; s += h.every() {
-			if want >= len(h.Steps) || h.Steps[want].Step != s {
-				t.Fatalf("limit %d (every %d): record %d is %+v, want step %d", c.limit, h.every(), want, h.Steps[want], s)
-			}
-			want++
+		var want []int
+		for s := 1; s <= steps; s += e {
+			want = append(want, s)
 		}
-		if want != len(h.Steps) {
-			t.Errorf("limit %d: %d records, want %d", c.limit, len(h.Steps), want)
+		if want[len(want)-1] != steps {
+			want = append(want, steps)
+		}
+		if c.limit == 1 {
+			want = []int{steps}
+		}
+		var got []int
+		for _, r := range h.Steps {
+			got = append(got, r.Step)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("limit %d (every %d): records of steps %v, want %v", c.limit, e, got, want)
 		}
 	}
 }
@@ -159,8 +171,8 @@ func TestStepRecordsMemory(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	growth := int64(after.HeapAlloc) - int64(before.HeapAlloc)
 	t.Logf("%d steps: %d records (every %d), heap growth %d bytes", n, len(h.Steps), h.StepEvery, growth)
-	if got := h.Steps[len(h.Steps)-1].GradEvals; got < n-int64(h.StepEvery) {
-		t.Errorf("the last record is of step %d, want one of the last %d of %d", got, h.StepEvery, n)
+	if got := h.Steps[len(h.Steps)-1].Step; got != n {
+		t.Errorf("the last record is of step %d, want the latest, %d", got, n)
 	}
 	// 720 kB of records, the shuffled order (800 kB) and small change;
 	// the unbounded History took 7.2 MB more.
@@ -199,5 +211,22 @@ func TestFitStepAllocations(t *testing.T) {
 		if perStep > 10.05 {
 			t.Errorf("limit %d: %.2f allocations per step, want at most 10", limit, perStep)
 		}
+	}
+}
+
+// TestStepRecordsLatest checks that decimated step records still end with
+// the latest step, which Trajectory reads for its final snapshot.
+func TestStepRecordsLatest(t *testing.T) {
+	m := compiledXOR(t, 1, tensor.Float64)
+	tr := &Trajectory{Every: 3}
+	h, err := m.Fit(context.Background(), data.XOR(tensor.Float64), FitConfig{Epochs: 10, MaxStepRecords: 3, Callbacks: []Callback{tr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := h.Steps[len(h.Steps)-1].Step; last != 10 || len(h.Steps) > 3 {
+		t.Fatalf("records of steps %v, want at most 3 ending with step 10", h.Steps)
+	}
+	if got := tr.Snapshots[len(tr.Snapshots)-1].Step; got != 10 {
+		t.Errorf("the trajectory's final snapshot is of step %d, want 10", got)
 	}
 }

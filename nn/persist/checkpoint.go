@@ -704,7 +704,8 @@ func decodeSteps(f *stFile, ts *nn.TrainState, e *LoadError) {
 	}
 	every, prev := max(ts.History.StepEvery, 1), 0
 	for k, s := range ts.History.Steps {
-		if s.Step <= prev || int64(s.Step) > ts.Steps || (s.Step-1)%every != 0 {
+		latest := k == n-1 // the latest step's record may be off the spacing
+		if s.Step <= prev || int64(s.Step) > ts.Steps || (!latest && (s.Step-1)%every != 0) {
 			e.add(nn.ErrFormat, "%s: record %d is of step %d, after step %d, in a run of %d steps recorded every %d", histInts, k, s.Step, prev, ts.Steps, every)
 			return
 		}
