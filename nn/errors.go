@@ -49,4 +49,9 @@ var (
 	// ErrUnsupported reports a Keras layer, option or initialiser that
 	// descent does not have.
 	ErrUnsupported = errors.New("not supported by descent")
+	// ErrLimit reports a model or a file larger than a limit set to bound
+	// what a stranger's file can make descent allocate: more parameters
+	// than BuildConfig.MaxParams, a header or an architecture larger than a
+	// reader accepts. The error names the limit and how to raise it.
+	ErrLimit = errors.New("exceeds a limit")
 )

@@ -52,6 +52,16 @@ type FitConfig struct {
 	// RecordGradNorm records the global gradient norm of every step even
 	// without Clip.
 	RecordGradNorm bool
+	// MaxStepRecords bounds the step records History keeps, so that a long
+	// run's memory stays flat: every step is recorded until the run has
+	// taken MaxStepRecords steps; then every other record is dropped and
+	// the spacing doubles each time the records fill up, so that between
+	// MaxStepRecords/2 and MaxStepRecords records spread evenly over the
+	// whole run (History.StepEvery gives the spacing), the latest step's
+	// always last. Epoch records are always kept, and callbacks see every
+	// step. If zero, DefaultMaxStepRecords (10000); 1 keeps the latest
+	// step only; negative keeps every step (72 bytes each).
+	MaxStepRecords int
 
 	// Callbacks are called in order at each event.
 	Callbacks []Callback
@@ -130,7 +140,7 @@ func (m *Sequential) TrainState() (TrainState, error) {
 	}
 	s.EpochShuffle = append([]byte(nil), s.EpochShuffle...)
 	s.EpochMetrics = append([]float64(nil), s.EpochMetrics...)
-	s.History = &History{Epochs: append([]EpochRecord(nil), s.History.Epochs...), Steps: append([]StepRecord(nil), s.History.Steps...)}
+	s.History = &History{Epochs: append([]EpochRecord(nil), s.History.Epochs...), Steps: append([]StepRecord(nil), s.History.Steps...), StepEvery: s.History.StepEvery}
 	return s, nil
 }
 
@@ -289,6 +299,17 @@ func (cfg FitConfig) validate() error {
 	return nil
 }
 
+// stepLimit returns the number of step records to keep, or -1 for all.
+func (cfg *FitConfig) stepLimit() int {
+	switch {
+	case cfg.MaxStepRecords == 0:
+		return DefaultMaxStepRecords
+	case cfg.MaxStepRecords < 0:
+		return -1
+	}
+	return cfg.MaxStepRecords
+}
+
 // begin calls the OnTrainBegin callbacks and reserves the step records.
 func (r *run) begin() error {
 	n, st := r.train.Len(), r.st
@@ -305,7 +326,8 @@ func (r *run) begin() error {
 			}
 		}
 	}
-	hist := st.History
+	hist, limit := st.History, r.cfg.stepLimit()
+	hist.shrink(limit)
 	if est := r.batcher.MaxBatch(n); est > 0 && cap(hist.Steps) == len(hist.Steps) {
 		perEpoch := (n + est - 1) / est
 		more := int64(perEpoch) * int64(r.cfg.Epochs-st.Epoch)
@@ -313,6 +335,9 @@ func (r *run) begin() error {
 			more = min(more, r.cfg.MaxSteps-st.Steps)
 		}
 		more = min(max(more, 0), 1<<22) // beyond 4M records, let append grow the slice
+		if limit >= 0 {
+			more = min(more, int64(limit-len(hist.Steps)))
+		}
 		hist.Steps = append(make([]StepRecord, 0, len(hist.Steps)+int(more)), hist.Steps...)
 	}
 	r.shuffle, r.dropout = rand.New(st.shuffle), rand.New(st.dropout)
@@ -428,7 +453,7 @@ func (r *run) step(ctx context.Context, epoch, k int, idx []int) (stop bool, err
 	st.StepInEpoch = k
 	st.Elapsed = time.Since(r.started)
 	rec.Elapsed = st.Elapsed
-	st.History.Steps = append(st.History.Steps, rec)
+	st.History.recordStep(rec, cfg.stepLimit())
 	r.prog.step(st.EpochRows, st.EpochLoss, st.EpochMetrics)
 	for _, cb := range cfg.Callbacks {
 		if c, ok := cb.(StepCallback); ok {

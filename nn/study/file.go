@@ -50,7 +50,8 @@ type File struct {
 	Grid   GridSpec    `json:"grid"`
 	Budget BudgetSpec  `json:"budget"`
 	Target *TargetSpec `json:"target,omitempty"`
-	// KeepSteps keeps every step's record in the results.
+	// KeepSteps keeps the step records in the results (see
+	// Study.KeepSteps).
 	KeepSteps bool `json:"keep_steps,omitempty"`
 	// Landscape, if present (even as {}), turns on the landscapes (see
 	// LandscapeConfig).
