@@ -227,6 +227,7 @@ type run struct {
 	hasBadLoss bool
 	ctx        context.Context // of the Fit call
 	k          int             // batches of the epoch so far
+	err        error           // of the step that ended the epoch
 	stopped    bool
 }
 
@@ -366,19 +367,19 @@ func (r *run) epoch(ctx context.Context, epoch int) error {
 	r.prog.epochBegin(epoch)
 	start := time.Now()
 	r.lr, r.hasBadLoss, r.ctx, r.k = 0, false, ctx, 0
-	var err error
+	r.err = nil
 	for idx := range r.batcher.Epoch(epoch, r.order, r.shuffle) {
-		if r.k++; r.k <= st.StepInEpoch {
+		if r.k++; r.k <= r.st.StepInEpoch {
 			continue // done before the run was interrupted
 		}
 		var stop bool
-		if stop, err = r.step(r.ctx, r.t.Epoch, r.k, idx); err != nil || stop {
+		if stop, r.err = r.step(r.ctx, r.t.Epoch, r.k, idx); r.err != nil || stop {
 			r.stopped = stop
 			break
 		}
 	}
-	if err != nil {
-		return err
+	if r.err != nil {
+		return r.err
 	}
 	return r.endEpoch(epoch, time.Since(start))
 }

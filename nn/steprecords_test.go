@@ -188,9 +188,9 @@ func TestStepRecordsMemory(t *testing.T) {
 
 // TestFitStepAllocations checks that recording steps, decimation included,
 // adds no allocation to the training loop. A full-batch XOR epoch is one
-// step and the epoch's end (its record, with a map of metrics): 10.01
-// allocations per epoch measured this way before the step records were
-// bounded, and the same after.
+// step and the epoch's end: the step allocates nothing, the epoch's end
+// its record's map of metrics and the batcher's iterator (5 allocations
+// per epoch measured; 10 before metrics were read without tensor's Data).
 func TestFitStepAllocations(t *testing.T) {
 	xor := data.XOR(tensor.Float64)
 	for _, limit := range []int{0, 16} {
@@ -208,8 +208,8 @@ func TestFitStepAllocations(t *testing.T) {
 		short, long := fit(100), fit(600)
 		perStep := float64(long-short) / 500
 		t.Logf("limit %d: %.2f allocations per step", limit, perStep)
-		if perStep > 10.05 {
-			t.Errorf("limit %d: %.2f allocations per step, want at most 10", limit, perStep)
+		if perStep > 5.05 {
+			t.Errorf("limit %d: %.2f allocations per step, want at most 5", limit, perStep)
 		}
 	}
 }
