@@ -14,6 +14,7 @@
 # test files may import only what the package may.
 # Prints every violation and exits non-zero if there is one.
 set -euo pipefail
+set -f # patterns such as nn/* in the layering are matched, not expanded
 cd "$(dirname "$0")/.."
 mod=$(go list -m)
 bad=0

@@ -1,6 +1,7 @@
 package data
 
 import (
+	"encoding/csv"
 	"errors"
 	"slices"
 	"strings"
@@ -139,7 +140,23 @@ func TestReadCSVErrors(t *testing.T) {
 		{"index out of range", "1,2\n", CSVOptions{TargetColumns: []int{2}}, `data: csv:1: target column 2 out of range for 2 columns: shape mismatch`, ErrShape, 1},
 		{"unknown class", "1,a\n2,z\n", CSVOptions{Class: true, Classes: []string{"a", "b"}}, `data: csv:2:2: label "z" is not one of the 2 classes`, nil, 2},
 		{"empty class", "1,a\n2,\n", CSVOptions{Class: true}, `data: csv:2:2: empty class label`, nil, 2},
-		{"bad quote", "1,\"2\n", CSVOptions{}, `data: csv:1: extraneous or missing " in quoted-field`, nil, 1},
+		{"quote not closed", "1,\"2\n", CSVOptions{}, `data: csv:1:2: quoted field not closed before the end of the input: extraneous or missing " in quoted-field`, csv.ErrQuote, 1},
+		{"text after a quote", "1,\"2\"x,3\n", CSVOptions{}, `data: csv:1:2: 'x' after the closing quote: extraneous or missing " in quoted-field`, csv.ErrQuote, 1},
+		{"bare quote", "1,2\"\n", CSVOptions{}, `data: csv:1:2: bare " in non-quoted-field`, csv.ErrBareQuote, 1},
+		{"header hint", "a,b,c\n1,2,3\n", CSVOptions{}, `data: csv:1:1: "a" is not a number (if line 1 is a header, set CSVOptions.Header)`, nil, 1},
+		{"header hint after comments", "# x\n\n a ,b\n1,2\n", CSVOptions{Comment: '#'}, `data: csv:3:1: "a" is not a number (if line 3 is a header, set CSVOptions.Header)`, nil, 3},
+		{"class hint", "x,y,label\n1,2,benign\n3,4,malignant\n", CSVOptions{Header: true}, `data: csv:2:3: "benign" is not a number (if column 3 holds class labels, set CSVOptions.Class)`, nil, 2},
+		{"class hint by name", "label,x\nmalignant,1\n", CSVOptions{Header: true, TargetNames: []string{"label"}}, `data: csv:2:1: "malignant" is not a number (if column 1 holds class labels, set CSVOptions.Class)`, nil, 2},
+		{"no hint in a feature", "1,2\n3,x\n4,5\n", CSVOptions{TargetColumns: []int{0}}, `data: csv:2:2: "x" is not a number`, nil, 2},
+		{"carriage returns", "1,2\r3,4\r", CSVOptions{}, `data: csv:1:2: "2\r3" is not a number (it holds a \r: do the lines end with \r alone? CSV lines end with \n or \r\n)`, nil, 1},
+		{"long field quoted short", "1,2,3\n1," + strings.Repeat("7", 100) + "x,3\n", CSVOptions{}, `data: csv:2:2: "7777777777777777777777777777777777777777"... is not a number`, nil, 2},
+		{"field limit", "1," + strings.Repeat("7", 100) + "\n", CSVOptions{MaxFieldBytes: 50}, `data: csv:1:2: field longer than 50 bytes, the limit CSVOptions.MaxFieldBytes sets (it starts "7777777777777777777777777777777777777777"...): input exceeds a limit`, ErrLimit, 1},
+		{"quoted field limit", "1,\"" + strings.Repeat("7", 100) + "\"\n", CSVOptions{MaxFieldBytes: 50}, `data: csv:1:2: field longer than 50 bytes, the limit CSVOptions.MaxFieldBytes sets (it starts "7777777777777777777777777777777777777777"...): input exceeds a limit`, ErrLimit, 1},
+		{"fields limit", "1,2,3,4\n", CSVOptions{MaxFields: 3}, `data: csv:1: more than 3 fields, the limit CSVOptions.MaxFields sets; a line this long is usually a file whose line endings were not recognised, or not a table: input exceeds a limit`, ErrLimit, 1},
+		{"classes limit", "1,a\n2,b\n3,c\n", CSVOptions{Class: true, MaxClasses: 2}, `data: csv:3:2: label "c" would be class 3, more than the 2 that CSVOptions.MaxClasses allows; is column 2 really a class label? input exceeds a limit`, ErrLimit, 3},
+		{"negative limit", "1,2\n", CSVOptions{MaxFields: -1}, `data: csv: MaxFields -1 is negative, want 0 (the default, 1048576) or a positive limit`, nil, 0},
+		{"bad comma", "1,2\n", CSVOptions{Comma: '"'}, `data: csv: Comma '"' is not a valid delimiter (it may not be '"', '\r', '\n' or an invalid rune)`, nil, 0},
+		{"comment is comma", "1,2\n", CSVOptions{Comment: ','}, `data: csv: Comment ',' is not a valid comment character (it may not be the delimiter, '"', '\r', '\n' or an invalid rune)`, nil, 0},
 		{"names without header", "1,2\n", CSVOptions{TargetNames: []string{"a"}}, `data: csv: TargetNames needs Header`, nil, 0},
 		{"dtype", "1,2\n", CSVOptions{DType: tensor.Int}, `data: dtype int is not supported (want float32 or float64): dtype mismatch`, ErrDType, 0},
 	} {

@@ -54,17 +54,19 @@ func ExampleScaler() {
 	train, _ := data.FromRows([][]float64{{1, 10}, {2, 10}, {3, 10}}, [][]float64{{0}, {0}, {1}}, tensor.Float64)
 	test, _ := data.FromRows([][]float64{{4, 11}}, [][]float64{{1}}, tensor.Float64)
 	s := data.Scaler{Method: data.MinMax}
-	if err := s.Fit(train.X); err != nil { // statistics of the training set only
+	train, err := s.FitTransformDataset(train) // statistics of the training set only
+	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	x, _ := s.Transform(train.X)
-	fmt.Println(x.Data())
-	x, _ = s.Transform(test.X) // the constant column has scale 1: 11-10
-	fmt.Println(x.Data())
+	test, err = s.TransformDataset(test) // the constant column has scale 1: 11-10
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(train.X.Data(), test.X.Data(), test.Y.Data())
 	// Output:
-	// [0 0 0.5 0 1 0]
-	// [1.5 1]
+	// [0 0 0.5 0 1 0] [1.5 1] [1]
 }
 
 func ExampleDataset_ValidationSplit() {
@@ -72,7 +74,7 @@ func ExampleDataset_ValidationSplit() {
 	train, val, _ := d.ValidationSplit(0.25)
 	fmt.Println(train.Len(), val.Len(), val.X.Data())
 
-	train, val, _ = d.Split(0.25, rand.New(rand.NewPCG(1, 2))) // shuffled first
+	train, val, _ = d.Split(0.25, 1) // shuffled first, seed 1
 	fmt.Println(train.Len(), val.Len())
 	// Output:
 	// 6 2 [1 1 0 1 1 1]

@@ -128,6 +128,9 @@ func (f *Feeder) Rows(x, y *tensor.Dense, lo, hi int) error {
 }
 
 func (f *Feeder) checkTargets(y *tensor.Dense, rows int) error {
+	if err := checkMatrix("targets", y); err != nil {
+		return err
+	}
 	if y.Dtype() != f.d.Y.Dtype() {
 		return fmt.Errorf("data: targets into %v from %v: %w", y.Dtype(), f.d.Y.Dtype(), ErrDType)
 	}
@@ -139,6 +142,9 @@ func (f *Feeder) checkTargets(y *tensor.Dense, rows int) error {
 
 // copyRows copies rows [lo, hi) of src into the first rows of dst.
 func copyRows(dst, src *tensor.Dense, lo, hi int) error {
+	if err := checkMatrix("copy destination", dst); err != nil {
+		return err
+	}
 	if dst.Dtype() != src.Dtype() {
 		return fmt.Errorf("data: copy rows into %v from %v: %w", dst.Dtype(), src.Dtype(), ErrDType)
 	}

@@ -33,8 +33,8 @@ func TestFeeder(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				xb := FromFloat64s(make([]float64, 3*2), dt, 3, 2)
-				yb := FromFloat64s(slices.Repeat([]float64{9}, 3*f.TargetWidth()), dt, 3, f.TargetWidth())
+				xb := matrixOf(t, make([]float64, 3*2), dt, 3, 2)
+				yb := matrixOf(t, slices.Repeat([]float64{9}, 3*f.TargetWidth()), dt, 3, f.TargetWidth())
 				if err := f.Gather(xb, yb, tc.idx); err != nil {
 					t.Fatal(err)
 				}
@@ -46,8 +46,8 @@ func TestFeeder(t *testing.T) {
 					t.Errorf("%s: y rows %v, want %v", tc.name, got, tc.wantY)
 				}
 				// Rows of a contiguous range give what Gather gives for it.
-				xr := FromFloat64s(make([]float64, 3*2), dt, 3, 2)
-				yr := FromFloat64s(make([]float64, 3*f.TargetWidth()), dt, 3, f.TargetWidth())
+				xr := matrixOf(t, make([]float64, 3*2), dt, 3, 2)
+				yr := matrixOf(t, make([]float64, 3*f.TargetWidth()), dt, 3, f.TargetWidth())
 				if err := f.Rows(xr, yr, 1, 4); err != nil {
 					t.Fatal(err)
 				}
@@ -92,15 +92,15 @@ func TestFeederErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	small := FromFloat64s(make([]float64, 1), tensor.Float64, 1, 1)
+	small := matrixOf(t, make([]float64, 1), tensor.Float64, 1, 1)
 	if err := f.Gather(small, small, []int{0, 1}); !errors.Is(err, ErrShape) {
 		t.Errorf("two rows into a one-row buffer: err = %v", err)
 	}
 	if err := f.Rows(small, small, 1, 0); !errors.Is(err, ErrShape) {
 		t.Errorf("an empty range: err = %v", err)
 	}
-	f32 := FromFloat64s(make([]float64, 2), tensor.Float32, 1, 2)
-	if err := f.Rows(FromFloat64s(make([]float64, 1), tensor.Float64, 1, 1), f32, 0, 1); !errors.Is(err, ErrDType) {
+	f32 := matrixOf(t, make([]float64, 2), tensor.Float32, 1, 2)
+	if err := f.Rows(matrixOf(t, make([]float64, 1), tensor.Float64, 1, 1), f32, 0, 1); !errors.Is(err, ErrDType) {
 		t.Errorf("float32 targets from float64 data: err = %v", err)
 	}
 }
@@ -115,8 +115,8 @@ func TestFeederAllocations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := FromFloat64s(make([]float64, 4), tensor.Float32, 2, 2)
-	y := FromFloat64s(make([]float64, 4), tensor.Float32, 2, 2)
+	x := matrixOf(t, make([]float64, 4), tensor.Float32, 2, 2)
+	y := matrixOf(t, make([]float64, 4), tensor.Float32, 2, 2)
 	idx := []int{2, 0}
 	if n := testing.AllocsPerRun(100, func() {
 		if err := f.Gather(x, y, idx); err != nil {

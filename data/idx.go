@@ -41,6 +41,24 @@ type idxHeader struct {
 	bytes int   // len of the header
 }
 
+// DefaultMaxStreamBytes is the data size an IDX header read from a stream
+// of unknown size may announce when IDXOptions.MaxBytes or
+// MNISTOptions.MaxBytes is zero: 1 GiB, twenty times MNIST's training
+// images and twice EMNIST's largest split.
+const DefaultMaxStreamBytes = 1 << 30
+
+// IDXOptions configures ReadIDX. The zero value is ready to use.
+type IDXOptions struct {
+	// MaxBytes caps the data size (items times item size) that the header
+	// of a stream of unknown size, such as a gzip-compressed file or a
+	// pipe, may announce; a larger announcement is rejected, wrapping
+	// ErrLimit, before any data is read. If zero, it is
+	// DefaultMaxStreamBytes. An input of known size (a plain file, a
+	// reader with a Len method) is checked against its size instead, which
+	// bounds it, and MaxBytes does not apply.
+	MaxBytes int64
+}
+
 // ReadIDX reads an IDX file, plain or gzip-compressed (detected from its
 // first two bytes), into a new tensor of the file's shape and dtype:
 // 0x08 → Uint8, 0x09 → Int8, 0x0B → Int16, 0x0C → Int32, 0x0D → Float32,
@@ -52,27 +70,68 @@ type idxHeader struct {
 // errors. Memory is never allocated on the header's word alone. When r is
 // uncompressed and its size is known (an *os.File, or a reader with a Len
 // method such as *bytes.Reader), a size mismatch is reported before reading
-// and the result is allocated once. Otherwise (gzip, pipes) the result grows
-// geometrically as data actually arrives, from 64 KiB up to the header's
-// size: peak memory is then up to 1.5 times the result and about twice its
-// size is copied, which for MNIST's 47 MB of training images costs a few
-// milliseconds next to decompression.
-func ReadIDX(r io.Reader) (*tensor.Dense, error) {
-	return readIDX(r, "idx")
+// and the result is allocated once. Otherwise (gzip, pipes) the header may
+// announce at most opts.MaxBytes, and the result grows geometrically as
+// data actually arrives, from 64 KiB up to the header's size: a stream that
+// never ends, or a gzip bomb, costs at most about twice MaxBytes before it
+// is rejected, and a truncated one about twice what it held. Peak memory of
+// a good stream is up to twice the result and about its size is copied,
+// which for MNIST's 47 MB of training images costs a few milliseconds next
+// to decompression.
+func ReadIDX(r io.Reader, opts IDXOptions) (*tensor.Dense, error) {
+	lim, err := newLimit("IDXOptions.MaxBytes", opts.MaxBytes)
+	if err != nil {
+		return nil, err
+	}
+	return readIDX(r, "idx", lim)
 }
 
 // ReadIDXFile reads the IDX file at path with ReadIDX; errors name the
 // file.
-func ReadIDXFile(path string) (*tensor.Dense, error) {
+func ReadIDXFile(path string, opts IDXOptions) (*tensor.Dense, error) {
+	lim, err := newLimit("IDXOptions.MaxBytes", opts.MaxBytes)
+	if err != nil {
+		return nil, err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}
 	defer f.Close()
-	return readIDX(f, filepath.Base(path))
+	return readIDX(f, filepath.Base(path), lim)
 }
 
-func readIDX(r io.Reader, src string) (*tensor.Dense, error) {
+// streamLimit is the data size a header read from a stream of unknown size
+// may announce, and the option that sets it, for errors.
+type streamLimit struct {
+	max  int64
+	name string
+}
+
+func newLimit(name string, max int64) (streamLimit, error) {
+	if max < 0 {
+		return streamLimit{}, fmt.Errorf("data: %s %d is negative, want 0 (the default, %d) or a positive size", name, max, DefaultMaxStreamBytes)
+	}
+	if max == 0 {
+		max = DefaultMaxStreamBytes
+	}
+	return streamLimit{max, name}, nil
+}
+
+// check reports an error if the header h, read from a stream whose size is
+// not known (known < 0), announces more data than the limit.
+func (l streamLimit) check(src string, h idxHeader, known int64) error {
+	if known >= 0 {
+		return nil // readItems compares the announcement with the size
+	}
+	if want := int64(h.items) * int64(h.size); want > l.max {
+		return fmt.Errorf("data: %s: header %v announces %d bytes of IDX data, more than the %d that %s allows for a stream of unknown size (gzip, pipe); raise it to read this input: %w",
+			src, h.dims, want, l.max, l.name, ErrLimit)
+	}
+	return nil
+}
+
+func readIDX(r io.Reader, src string, lim streamLimit) (*tensor.Dense, error) {
 	body, known, err := openIDX(r, src)
 	if err != nil {
 		return nil, err
@@ -81,36 +140,39 @@ func readIDX(r io.Reader, src string) (*tensor.Dense, error) {
 	if err != nil {
 		return nil, err
 	}
-	var data any
+	if err := lim.check(src, h, known); err != nil {
+		return nil, err
+	}
+	var t *tensor.Dense
 	switch h.code {
 	case 0x08:
-		data, err = readItems(body, h, known, src, func(dst []uint8, b []byte) { copy(dst, b) })
+		t, err = readItems(body, h, known, src, func(dst []uint8, b []byte) { copy(dst, b) })
 	case 0x09:
-		data, err = readItems(body, h, known, src, func(dst []int8, b []byte) {
+		t, err = readItems(body, h, known, src, func(dst []int8, b []byte) {
 			for i := range dst {
 				dst[i] = int8(b[i])
 			}
 		})
 	case 0x0B:
-		data, err = readItems(body, h, known, src, func(dst []int16, b []byte) {
+		t, err = readItems(body, h, known, src, func(dst []int16, b []byte) {
 			for i := range dst {
 				dst[i] = int16(binary.BigEndian.Uint16(b[2*i:]))
 			}
 		})
 	case 0x0C:
-		data, err = readItems(body, h, known, src, func(dst []int32, b []byte) {
+		t, err = readItems(body, h, known, src, func(dst []int32, b []byte) {
 			for i := range dst {
 				dst[i] = int32(binary.BigEndian.Uint32(b[4*i:]))
 			}
 		})
 	case 0x0D:
-		data, err = readItems(body, h, known, src, func(dst []float32, b []byte) {
+		t, err = readItems(body, h, known, src, func(dst []float32, b []byte) {
 			for i := range dst {
 				dst[i] = math.Float32frombits(binary.BigEndian.Uint32(b[4*i:]))
 			}
 		})
 	case 0x0E:
-		data, err = readItems(body, h, known, src, func(dst []float64, b []byte) {
+		t, err = readItems(body, h, known, src, func(dst []float64, b []byte) {
 			for i := range dst {
 				dst[i] = math.Float64frombits(binary.BigEndian.Uint64(b[8*i:]))
 			}
@@ -119,7 +181,7 @@ func readIDX(r io.Reader, src string) (*tensor.Dense, error) {
 	if err != nil {
 		return nil, err
 	}
-	return tensor.New(tensor.WithShape(h.dims...), tensor.WithBacking(data)), nil
+	return t, nil
 }
 
 // openIDX returns the uncompressed stream of r and, when it is known, the
@@ -204,9 +266,20 @@ func idxReadErr(src, what string, err error) error {
 }
 
 // readItems reads h.items items of h.size bytes from r, decoding them through
-// a fixed buffer, then checks that r ends there. known is the number of
-// bytes left in r including the header, or -1.
-func readItems[T any](r io.Reader, h idxHeader, known int64, src string, decode func(dst []T, b []byte)) ([]T, error) {
+// a fixed buffer, then checks that r ends there, and returns them in a
+// tensor of shape h.dims. known is the number of bytes left in r including
+// the header, or -1; when it is -1, the result grows as data arrives.
+func readItems[T idxItem](r io.Reader, h idxHeader, known int64, src string, decode func(dst []T, b []byte)) (*tensor.Dense, error) {
+	out, err := readSlice(r, h, known, max(1, chunk/h.size), src, decode)
+	if err != nil {
+		return nil, err
+	}
+	return dense(out, h.dims...)
+}
+
+// readSlice is readItems returning the items as a slice; when the size of r
+// is not known, the slice starts with room for min(h.items, first) items.
+func readSlice[T idxItem](r io.Reader, h idxHeader, known int64, first int, src string, decode func(dst []T, b []byte)) ([]T, error) {
 	var out []T
 	if known >= 0 {
 		if want := int64(h.bytes) + int64(h.items)*int64(h.size); known != want {
@@ -214,7 +287,7 @@ func readItems[T any](r io.Reader, h idxHeader, known int64, src string, decode 
 		}
 		out = make([]T, 0, h.items)
 	} else {
-		out = make([]T, 0, min(h.items, chunk))
+		out = make([]T, 0, min(h.items, max(first, 1)))
 	}
 	per := max(1, chunk/h.size) // items per read
 	buf := make([]byte, min(h.items, per)*h.size)
@@ -242,6 +315,11 @@ func readItems[T any](r io.Reader, h idxHeader, known int64, src string, decode 
 	return out, nil
 }
 
+// idxItem lists the Go types of IDX items.
+type idxItem interface {
+	uint8 | int8 | int16 | int32 | float32 | float64
+}
+
 // checkEnd reports an error unless r is at its end.
 func checkEnd(r io.Reader, src string, h idxHeader) error {
 	var b [1]byte
@@ -266,6 +344,12 @@ func sizeErr(src string, h idxHeader, got int64) error {
 // WriteIDX writes t, of dtype Uint8, Int8, Int16, Int32, Float32 or Float64
 // and at most 255 dimensions, as an uncompressed IDX file.
 func WriteIDX(w io.Writer, t *tensor.Dense) error {
+	if t == nil {
+		return fmt.Errorf("data: write IDX: no tensor: %w", ErrEmpty)
+	}
+	if t.RequiresIterator() || (t.Dims() > 0 && t.DataSize() != t.Shape().TotalSize()) {
+		return fmt.Errorf("data: write IDX: a transposed, sliced or masked view whose values are not contiguous; copy it with Materialize first: %w", ErrShape)
+	}
 	var code byte
 	for c, it := range idxTypes {
 		if it.dt == t.Dtype() {

@@ -32,7 +32,7 @@ func TestReadIDXFileGolden(t *testing.T) {
 		{"tiny-float64-idx1", tensor.Float64, []int{3}, []float64{0.5, -1.25, 1e300}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			got, err := ReadIDXFile("testdata/" + tc.file)
+			got, err := ReadIDXFile("testdata/"+tc.file, IDXOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -47,7 +47,7 @@ func TestReadIDXFileGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got2, err := ReadIDX(io.MultiReader(bytes.NewReader(raw)))
+			got2, err := ReadIDX(io.MultiReader(bytes.NewReader(raw)), IDXOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -100,7 +100,7 @@ func TestIDXRoundTrip(t *testing.T) {
 			if gz {
 				zw.Close()
 			}
-			out, err := ReadIDX(&buf)
+			out, err := ReadIDX(&buf, IDXOptions{})
 			if err != nil {
 				t.Fatalf("%v gzip=%v: %v", in.Dtype(), gz, err)
 			}
@@ -149,11 +149,11 @@ func TestReadIDXErrors(t *testing.T) {
 		{"huge claim", huge, "data: idx: truncated IDX data: header [1000000 1000000] announces 1000000000000 bytes, input has 3: unexpected EOF", io.ErrUnexpectedEOF},
 		{"gzip truncated data", gzipped(idxBytes(0x0B, []uint32{3}, []byte{0, 1, 0, 2, 0})), "data: idx: truncated IDX data: header [3] announces 6 bytes, input has 5: unexpected EOF", io.ErrUnexpectedEOF},
 		{"gzip trailing data", gzipped(idxBytes(0x08, []uint32{2}, []byte{1, 2, 3})), "data: idx: trailing data after the 2 bytes of IDX data the header [2] announces: shape mismatch", ErrShape},
-		{"gzip huge claim", gzipped(huge), "data: idx: truncated IDX data: header [1000000 1000000] announces 1000000000000 bytes, input has 3: unexpected EOF", io.ErrUnexpectedEOF},
+		{"gzip huge claim", gzipped(huge), "data: idx: header [1000000 1000000] announces 1000000000000 bytes of IDX data, more than the 1073741824 that IDXOptions.MaxBytes allows for a stream of unknown size (gzip, pipe); raise it to read this input: input exceeds a limit", ErrLimit},
 		{"gzip corrupt", gzipped(idxBytes(0x08, []uint32{2}, []byte{1, 2}))[:20], "data: idx: truncated IDX data: header [2] announces 2 bytes, input has 1: unexpected EOF", io.ErrUnexpectedEOF},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := ReadIDX(bytes.NewReader(tc.in))
+			got, err := ReadIDX(bytes.NewReader(tc.in), IDXOptions{})
 			if err == nil {
 				t.Fatalf("got %v, want error %q", got.Shape(), tc.msg)
 			}
@@ -167,27 +167,111 @@ func TestReadIDXErrors(t *testing.T) {
 	}
 }
 
-// TestReadIDXHugeClaimAllocatesLittle checks that a header announcing 10^12
-// items costs memory in proportion to the data present, not to the claim,
-// for a stream of unknown size.
-func TestReadIDXHugeClaimAllocatesLittle(t *testing.T) {
-	in := gzipped(idxBytes(0x0E, []uint32{1000000, 1000000}, make([]byte, 8*1000)))
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	_, err := ReadIDX(bytes.NewReader(in))
-	runtime.ReadMemStats(&after)
-	if err == nil {
-		t.Fatal("no error for a truncated 10^12-item file")
+// zeroReader yields n zero bytes, or zeros forever if n < 0, without
+// holding them.
+type zeroReader struct{ n int64 }
+
+func (z *zeroReader) Read(p []byte) (int, error) {
+	if z.n == 0 {
+		return 0, io.EOF
 	}
-	// 64 KiB of float64 items plus a 64 KiB buffer plus gzip's state, with
-	// room to spare; the claim itself would be 8 TB.
-	if got := after.TotalAlloc - before.TotalAlloc; got > 4<<20 {
-		t.Errorf("allocated %d bytes, want under 4 MiB", got)
+	if z.n > 0 && int64(len(p)) > z.n {
+		p = p[:z.n]
+	}
+	clear(p)
+	z.n -= int64(len(p))
+	if z.n < 0 {
+		z.n = -1
+	}
+	return len(p), nil
+}
+
+// allocated returns the bytes f allocated (TotalAlloc) and by how much the
+// heap in use grew. Tests that call it do not run in parallel.
+func allocated(f func()) (total, inuse int64) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return int64(after.TotalAlloc - before.TotalAlloc), int64(after.HeapInuse) - int64(before.HeapInuse)
+}
+
+// TestReadIDXHostileStreams checks that streams whose header announces
+// more than they hold, or that never end, cost memory in proportion to
+// what arrived (at most twice it) and to MaxBytes, never to the claim: the
+// first used to read forever, growing its result until the process died.
+func TestReadIDXHostileStreams(t *testing.T) {
+	const mib = 1 << 20
+	head := func(dims ...uint32) io.Reader { return bytes.NewReader(idxBytes(0x08, dims, nil)) }
+	gzBomb := gzipped(append(idxBytes(0x0E, []uint32{1000000, 1000000}, nil), make([]byte, 8*mib)...)) // about 8 KB
+	for _, tc := range []struct {
+		name  string
+		in    func() io.Reader
+		opts  IDXOptions
+		is    error
+		bound int64 // TotalAlloc bound
+	}{
+		{"endless stream, 4.6e18 bytes announced", func() io.Reader {
+			return io.MultiReader(head(1<<31-1, 1<<31-1), &zeroReader{-1})
+		}, IDXOptions{}, ErrLimit, 1 * mib},
+		{"endless stream, 8 MiB announced and allowed", func() io.Reader {
+			return io.MultiReader(head(8*mib), &zeroReader{-1})
+		}, IDXOptions{MaxBytes: 8 * mib}, ErrShape, 2*8*mib + 1*mib},
+		{"gzip bomb, 8 TB announced", func() io.Reader { return bytes.NewReader(gzBomb) }, IDXOptions{}, ErrLimit, 1 * mib},
+		{"gzip bomb, limit raised, 8 MiB arrive", func() io.Reader { return bytes.NewReader(gzBomb) }, IDXOptions{MaxBytes: 1 << 50}, io.ErrUnexpectedEOF, 2*8*mib + 2*mib},
+		{"stream of 1 MiB announcing 1 TB, limit raised", func() io.Reader {
+			return io.MultiReader(head(1<<20, 1<<20), &zeroReader{mib})
+		}, IDXOptions{MaxBytes: 1 << 50}, io.ErrUnexpectedEOF, 2*mib + 1*mib},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			total, _ := allocated(func() { _, err = ReadIDX(tc.in(), tc.opts) })
+			if !errors.Is(err, tc.is) {
+				t.Errorf("error %v, want one wrapping %v", err, tc.is)
+			}
+			t.Logf("%v; allocated %.1f MiB", err, float64(total)/mib)
+			if total > tc.bound {
+				t.Errorf("allocated %d bytes, want at most %d", total, tc.bound)
+			}
+		})
+	}
+	if _, err := ReadIDX(bytes.NewReader(nil), IDXOptions{MaxBytes: -1}); err == nil || !strings.Contains(err.Error(), "MaxBytes -1") {
+		t.Errorf("MaxBytes -1: error %v, want one naming it", err)
+	}
+}
+
+// TestReadMNISTHostileStreams checks that an images stream announcing as
+// many 64x64 images as there are labels, but holding 1 MiB, costs at most
+// the 64 MiB first buffer and about twice what it holds: X used to be
+// allocated on the header's word, 2 GB of float64 for 60,000 labels (60 KB)
+// and an image header.
+func TestReadMNISTHostileStreams(t *testing.T) {
+	const n, mib = 60000, 1 << 20
+	labels := idxBytes(0x08, []uint32{n}, make([]byte, n))
+	for _, gz := range []bool{false, true} {
+		images := idxBytes(0x08, []uint32{n, 64, 64}, make([]byte, mib))
+		if gz {
+			images = gzipped(images)
+		}
+		var err error
+		total, _ := allocated(func() {
+			_, err = ReadMNIST(io.MultiReader(bytes.NewReader(images)), io.MultiReader(bytes.NewReader(labels)), MNISTOptions{})
+		})
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("gzip %v: error %v, want truncated", gz, err)
+		}
+		// The labels (60 KB and their 480 KB of indices), the 64 MiB
+		// first buffer for the image bytes (never touched beyond the 1 MiB
+		// that arrived), buffers and gzip's state.
+		if total > 66*mib {
+			t.Errorf("gzip %v: allocated %.1f MiB, want at most 66", gz, float64(total)/mib)
+		}
 	}
 }
 
 func TestReadIDXTruncatedFile(t *testing.T) {
-	_, err := ReadIDXFile("testdata/truncated-idx3-ubyte")
+	_, err := ReadIDXFile("testdata/truncated-idx3-ubyte", IDXOptions{})
 	want := "data: truncated-idx3-ubyte: truncated IDX data: header [3 2 3] announces 18 bytes, input has 17: unexpected EOF"
 	if err == nil || err.Error() != want {
 		t.Errorf("error %v, want %q", err, want)

@@ -12,6 +12,9 @@ import (
 // Slice returns a copy of rows [lo, hi) of d. It fails unless
 // 0 <= lo < hi <= d.Len().
 func (d *Dataset) Slice(lo, hi int) (*Dataset, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
 	if lo < 0 || hi > d.Len() || lo >= hi {
 		return nil, fmt.Errorf("data: slice [%d, %d) of %d rows: %w", lo, hi, d.Len(), ErrShape)
 	}
@@ -26,11 +29,20 @@ func (d *Dataset) Slice(lo, hi int) (*Dataset, error) {
 // (as in a bootstrap sample). idx must be non-empty and every index in
 // [0, d.Len()).
 func (d *Dataset) Subset(idx []int) (*Dataset, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
 	if len(idx) == 0 {
 		return nil, fmt.Errorf("data: subset of no rows: %w", ErrEmpty)
 	}
-	x := tensor.New(tensor.Of(d.X.Dtype()), tensor.WithShape(len(idx), d.Features()))
-	y := tensor.New(tensor.Of(d.Y.Dtype()), tensor.WithShape(len(idx), d.Targets()))
+	x, err := zeros(d.X.Dtype(), len(idx), d.Features())
+	if err != nil {
+		return nil, err
+	}
+	y, err := zeros(d.Y.Dtype(), len(idx), d.Targets())
+	if err != nil {
+		return nil, err
+	}
 	if err := Gather(x, d.X, idx); err != nil {
 		return nil, err
 	}
@@ -58,6 +70,9 @@ func splitAt(n int, f float64) (int, error) {
 // floor(n*(1-fraction)) rows and val the rest, both copies. Both must be
 // non-empty. Shuffle first (or use Split) if the rows are ordered by class.
 func (d *Dataset) ValidationSplit(fraction float64) (train, val *Dataset, err error) {
+	if err := d.check(); err != nil {
+		return nil, nil, err
+	}
 	at, err := splitAt(d.Len(), fraction)
 	if err != nil {
 		return nil, nil, err
@@ -71,19 +86,21 @@ func (d *Dataset) ValidationSplit(fraction float64) (train, val *Dataset, err er
 	return train, val, nil
 }
 
-// Split shuffles the rows with the permutation rng.Perm(n) and holds out the
-// last fraction of them for validation, so that the sizes are those of
-// ValidationSplit: train has floor(n*(1-fraction)) rows. Both are copies; d
-// is not modified.
-func (d *Dataset) Split(fraction float64, rng *rand.Rand) (train, val *Dataset, err error) {
+// Split shuffles the rows with a permutation drawn from seed and holds out
+// the last fraction of them for validation, as scikit-learn's
+// train_test_split(test_size=fraction, random_state=seed) does, with the
+// sizes of ValidationSplit: train has floor(n*(1-fraction)) rows. The same
+// seed gives the same split (with a *rand.Rand at hand, pass rng.Uint64()).
+// Both are copies; d is not modified.
+func (d *Dataset) Split(fraction float64, seed uint64) (train, val *Dataset, err error) {
+	if err := d.check(); err != nil {
+		return nil, nil, err
+	}
 	at, err := splitAt(d.Len(), fraction)
 	if err != nil {
 		return nil, nil, err
 	}
-	if rng == nil {
-		return nil, nil, fmt.Errorf("data: split: %w", errNilRand)
-	}
-	perm := rng.Perm(d.Len())
+	perm := permutation(d.Len(), seed)
 	if train, err = d.Subset(perm[:at]); err != nil {
 		return nil, nil, err
 	}
@@ -93,19 +110,29 @@ func (d *Dataset) Split(fraction float64, rng *rand.Rand) (train, val *Dataset, 
 	return train, val, nil
 }
 
-// Shuffle returns a copy of d with its rows in the order rng.Perm(d.Len());
-// d is not modified. The same seed gives the same order.
-func (d *Dataset) Shuffle(rng *rand.Rand) (*Dataset, error) {
-	if rng == nil {
-		return nil, fmt.Errorf("data: shuffle: %w", errNilRand)
+// Shuffle returns a copy of d with its rows in an order drawn from seed; d
+// is not modified. The same seed gives the same order, the one Split uses.
+func (d *Dataset) Shuffle(seed uint64) (*Dataset, error) {
+	if err := d.check(); err != nil {
+		return nil, err
 	}
-	return d.Subset(rng.Perm(d.Len()))
+	return d.Subset(permutation(d.Len(), seed))
+}
+
+// permutation returns rng.Perm(n) for a PCG source seeded with seed and a
+// stream constant of this package, so that a seed used elsewhere for
+// something else does not give correlated draws.
+func permutation(n int, seed uint64) []int {
+	return rand.New(rand.NewPCG(seed, 0x5_1e_d5_17)).Perm(n)
 }
 
 // To returns a copy of d converted to dtype dt (float32 or float64; the
 // zero Dtype means float64). It always copies, even when dt is d's dtype.
 // Converting float64 to float32 fails if a value overflows float32.
 func (d *Dataset) To(dt tensor.Dtype) (*Dataset, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
 	if dt.Type == nil {
 		dt = tensor.Float64
 	}
@@ -123,13 +150,6 @@ func (d *Dataset) To(dt tensor.Dtype) (*Dataset, error) {
 	return &Dataset{X: x, Y: y}, nil
 }
 
-func checkFloat(dt tensor.Dtype) error {
-	if dt != tensor.Float64 && dt != tensor.Float32 {
-		return fmt.Errorf("data: dtype %v is not supported (want float32 or float64): %w", dt, ErrDType)
-	}
-	return nil
-}
-
 // convert copies the float matrix t into a new tensor of dtype dt.
 func convert(t *tensor.Dense, dt tensor.Dtype) (*tensor.Dense, error) {
 	vals := float64s(t)
@@ -141,24 +161,22 @@ func convert(t *tensor.Dense, dt tensor.Dtype) (*tensor.Dense, error) {
 			}
 		}
 	}
-	return FromFloat64s(vals, dt, t.Shape()[0], t.Shape()[1]), nil
+	return FromFloat64s(vals, dt, t.Shape()[0], t.Shape()[1])
 }
 
-// float64s returns the values of the float32 or float64 tensor t as
+// float64s returns the values of t, a matrix checkMatrix accepts, as
 // float64s: t's own backing slice if t is float64 (do not modify it), a new
 // slice otherwise.
 func float64s(t *tensor.Dense) []float64 {
-	switch s := t.Data().(type) {
-	case []float64:
-		return s
-	case []float32:
-		f := make([]float64, len(s))
-		for i, v := range s {
+	n := t.Shape().TotalSize()
+	if t.Dtype() == tensor.Float32 {
+		f := make([]float64, n)
+		for i, v := range t.Float32s()[:n] {
 			f[i] = float64(v)
 		}
 		return f
 	}
-	return nil
+	return t.Float64s()[:n]
 }
 
 // OneHot returns the [len(labels), classes] one-hot encoding of the class
@@ -174,21 +192,22 @@ func OneHot(labels []int, classes int, dt tensor.Dtype) (*tensor.Dense, error) {
 	if len(labels) == 0 || classes <= 0 {
 		return nil, fmt.Errorf("data: one-hot of %d labels into %d classes: %w", len(labels), classes, ErrEmpty)
 	}
+	if classes > math.MaxInt/8/len(labels) {
+		return nil, fmt.Errorf("data: one-hot of %d labels into %d classes: too large: %w", len(labels), classes, ErrShape)
+	}
 	for i, l := range labels {
 		if l < 0 || l >= classes {
 			return nil, fmt.Errorf("data: label %d is %d, want 0 <= label < %d classes", i, l, classes)
 		}
 	}
-	t := tensor.New(tensor.Of(dt), tensor.WithShape(len(labels), classes))
-	switch s := t.Data().(type) {
-	case []float64:
-		for i, l := range labels {
-			s[i*classes+l] = 1
-		}
-	case []float32:
-		for i, l := range labels {
-			s[i*classes+l] = 1
-		}
+	t, err := zeros(dt, len(labels), classes)
+	if err != nil {
+		return nil, err
+	}
+	if dt == tensor.Float32 {
+		oneHot(t.Float32s(), labels, classes)
+	} else {
+		oneHot(t.Float64s(), labels, classes)
 	}
 	return t, nil
 }
@@ -197,24 +216,23 @@ func OneHot(labels []int, classes int, dt tensor.Dtype) (*tensor.Dense, error) {
 // its largest value (the first one on ties): the inverse of OneHot, and the
 // predicted class of a row of scores or probabilities.
 func ArgMax(t *tensor.Dense) ([]int, error) {
-	if t == nil || t.Dims() != 2 {
-		return nil, fmt.Errorf("data: argmax wants a matrix: %w", ErrShape)
-	}
-	if err := checkFloat(t.Dtype()); err != nil {
+	if err := checkMatrix("argmax", t); err != nil {
 		return nil, err
 	}
 	n, k := t.Shape()[0], t.Shape()[1]
-	if n == 0 || k == 0 {
-		return nil, fmt.Errorf("data: argmax of shape %v: %w", t.Shape(), ErrEmpty)
-	}
 	out := make([]int, n)
-	switch s := t.Data().(type) {
-	case []float64:
-		argmax(out, s, k)
-	case []float32:
-		argmax(out, s, k)
+	if t.Dtype() == tensor.Float32 {
+		argmax(out, t.Float32s()[:n*k], k)
+	} else {
+		argmax(out, t.Float64s()[:n*k], k)
 	}
 	return out, nil
+}
+
+func oneHot[T float32 | float64](s []T, labels []int, classes int) {
+	for i, l := range labels {
+		s[i*classes+l] = 1
+	}
 }
 
 func argmax[T float32 | float64](out []int, s []T, k int) {
@@ -235,6 +253,9 @@ func argmax[T float32 | float64](out []int, s []T, k int) {
 // columns (one-hot or scores). A one-hot encoding of a single class is one
 // column of ones, which Labels reads as class 1: use ArgMax for it.
 func (d *Dataset) Labels() ([]int, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
 	if d.Targets() > 1 {
 		return ArgMax(d.Y)
 	}
@@ -253,6 +274,9 @@ func (d *Dataset) Labels() ([]int, error) {
 // [0, classes), is replaced by its [n, classes] one-hot encoding. X is
 // shared with d, not copied.
 func (d *Dataset) OneHot(classes int) (*Dataset, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
 	if d.Targets() != 1 {
 		return nil, fmt.Errorf("data: one-hot of Y with %d columns, want 1 column of class indices: %w", d.Targets(), ErrShape)
 	}

@@ -242,5 +242,13 @@ func build(x, y []float64, n, fx, fy int, dt tensor.Dtype) (*Dataset, error) {
 	if err := checkFloat(dt); err != nil {
 		return nil, err
 	}
-	return &Dataset{X: FromFloat64s(x, dt, n, fx), Y: FromFloat64s(y, dt, n, fy)}, nil
+	xt, err := FromFloat64s(x, dt, n, fx)
+	if err != nil {
+		return nil, err
+	}
+	yt, err := FromFloat64s(y, dt, n, fy)
+	if err != nil {
+		return nil, err
+	}
+	return &Dataset{X: xt, Y: yt}, nil
 }

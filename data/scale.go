@@ -31,12 +31,15 @@ func (s Scaling) String() string {
 
 // Scaler rescales the columns of a matrix with statistics fitted on another
 // one, so that validation and test data are scaled with the training set's
-// statistics:
+// statistics. On datasets, whose features (X) it scales, that is two calls:
 //
 //	var s data.Scaler // standardisation
-//	if err := s.Fit(train.X); err != nil { ... }
-//	trainX, _ := s.Transform(train.X)
-//	testX, _ := s.Transform(test.X)
+//	train, err := s.FitTransformDataset(train) // fits on train.X only
+//	...
+//	test, err = s.TransformDataset(test)
+//
+// and on matrices Fit, Transform, FitTransform and Inverse (which maps
+// scaled values, such as predictions of a scaled target, back).
 //
 // Transform computes (x - Shift[j]) / Scale[j] for every value x of column j.
 // A constant column (zero variance, or max == min) gets Scale 1, so it
@@ -53,7 +56,7 @@ type Scaler struct {
 // float64 matrix ([n, columns], n >= 1), in float64 arithmetic. x is not
 // modified.
 func (s *Scaler) Fit(x *tensor.Dense) error {
-	if err := checkMatrix("fit", x); err != nil {
+	if err := checkMatrix("scaler fit", x); err != nil {
 		return err
 	}
 	if s.Method != Standardize && s.Method != MinMax {
@@ -129,8 +132,36 @@ func (s *Scaler) FitTransform(x *tensor.Dense) (*tensor.Dense, error) {
 	return s.Transform(x)
 }
 
+// FitTransformDataset fits the scaler on the features of d (d.X) and
+// returns a new dataset holding them scaled, with d's targets: its Y is
+// d.Y, shared, not copied. d is not modified.
+func (s *Scaler) FitTransformDataset(d *Dataset) (*Dataset, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
+	if err := s.Fit(d.X); err != nil {
+		return nil, err
+	}
+	return s.TransformDataset(d)
+}
+
+// TransformDataset returns a new dataset holding the features of d scaled
+// with the fitted statistics, and d's targets (Y is d.Y, shared, not
+// copied). d is not modified and must have as many features as the scaler
+// has columns.
+func (s *Scaler) TransformDataset(d *Dataset) (*Dataset, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
+	x, err := s.Transform(d.X)
+	if err != nil {
+		return nil, err
+	}
+	return &Dataset{X: x, Y: d.Y}, nil
+}
+
 func (s *Scaler) apply(op string, x *tensor.Dense, inverse bool) (*tensor.Dense, error) {
-	if err := checkMatrix(op, x); err != nil {
+	if err := checkMatrix("scaler "+op, x); err != nil {
 		return nil, err
 	}
 	cols := x.Shape()[1]
@@ -142,12 +173,15 @@ func (s *Scaler) apply(op string, x *tensor.Dense, inverse bool) (*tensor.Dense,
 			return nil, fmt.Errorf("data: %s: column %d has shift %v and scale %v, want finite values and a non-zero scale", op, j, s.Shift[j], v)
 		}
 	}
-	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(x.Shape()[0], cols))
-	switch d := out.Data().(type) {
-	case []float64:
-		scaleInto(d, x.Data().([]float64), s.Shift, s.Scale, inverse)
-	case []float32:
-		scaleInto(d, x.Data().([]float32), s.Shift, s.Scale, inverse)
+	rows := x.Shape()[0]
+	out, err := zeros(x.Dtype(), rows, cols)
+	if err != nil {
+		return nil, err
+	}
+	if x.Dtype() == tensor.Float32 {
+		scaleInto(out.Float32s(), x.Float32s()[:rows*cols], s.Shift, s.Scale, inverse)
+	} else {
+		scaleInto(out.Float64s(), x.Float64s()[:rows*cols], s.Shift, s.Scale, inverse)
 	}
 	return out, nil
 }
@@ -165,17 +199,4 @@ func scaleInto[T float32 | float64](dst, src []T, shift, scale []float64, invers
 			dst[i+j] = T(v)
 		}
 	}
-}
-
-func checkMatrix(op string, x *tensor.Dense) error {
-	if x == nil || x.Dims() != 2 {
-		return fmt.Errorf("data: %s wants a matrix: %w", op, ErrShape)
-	}
-	if err := checkFloat(x.Dtype()); err != nil {
-		return err
-	}
-	if x.Shape()[0] == 0 || x.Shape()[1] == 0 {
-		return fmt.Errorf("data: %s of shape %v: %w", op, x.Shape(), ErrEmpty)
-	}
-	return nil
 }

@@ -11,8 +11,8 @@ import (
 func TestScaler(t *testing.T) {
 	// Column 0: 1, 2, 3 (mean 2, population std sqrt(2/3), range 1..3);
 	// column 1 is constant.
-	fit := FromFloat64s([]float64{1, 7, 2, 7, 3, 7}, tensor.Float64, 3, 2)
-	other := FromFloat64s([]float64{4, 8}, tensor.Float64, 1, 2)
+	fit := matrixOf(t, []float64{1, 7, 2, 7, 3, 7}, tensor.Float64, 3, 2)
+	other := matrixOf(t, []float64{4, 8}, tensor.Float64, 1, 2)
 	sd := math.Sqrt(2.0 / 3)
 	for _, tc := range []struct {
 		method       Scaling
@@ -75,7 +75,7 @@ func TestScaler(t *testing.T) {
 func TestScalerConstantFloat32(t *testing.T) {
 	// 0.1 repeated: a float64 mean of float32(0.1)s can differ from it by
 	// rounding, but the column is constant and must map to exact zeros.
-	x := FromFloat64s([]float64{0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1}, tensor.Float32, 7, 1)
+	x := matrixOf(t, []float64{0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1}, tensor.Float32, 7, 1)
 	var s Scaler
 	got, err := s.FitTransform(x)
 	if err != nil {
@@ -89,7 +89,7 @@ func TestScalerConstantFloat32(t *testing.T) {
 }
 
 func TestScalerErrors(t *testing.T) {
-	x := FromFloat64s([]float64{1, 2}, tensor.Float64, 1, 2)
+	x := matrixOf(t, []float64{1, 2}, tensor.Float64, 1, 2)
 	var unfitted Scaler
 	if _, err := unfitted.Transform(x); !errors.Is(err, ErrShape) {
 		t.Errorf("unfitted: error %v, want ErrShape", err)
@@ -105,7 +105,7 @@ func TestScalerErrors(t *testing.T) {
 	if err := (&Scaler{Method: 7}).Fit(x); err == nil {
 		t.Errorf("unknown method: no error")
 	}
-	huge := FromFloat64s([]float64{-1e308, 1e308}, tensor.Float64, 2, 1)
+	huge := matrixOf(t, []float64{-1e308, 1e308}, tensor.Float64, 2, 1)
 	if err := (&Scaler{Method: MinMax}).Fit(huge); !errors.Is(err, ErrNotFinite) {
 		t.Errorf("range overflow: error %v, want ErrNotFinite", err)
 	}

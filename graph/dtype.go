@@ -3,6 +3,7 @@ package graph
 import (
 	"fmt"
 	"strings"
+	"unsafe"
 
 	"gorgonia.org/tensor"
 )
@@ -63,46 +64,53 @@ func ZeroTensor(dt tensor.Dtype, shape ...int) (*tensor.Dense, error) {
 
 // Float64s returns the backing slice of a float64 tensor, or nil.
 func Float64s(t *tensor.Dense) []float64 {
-	if t == nil {
+	if t == nil || t.Dtype() != tensor.Float64 {
 		return nil
 	}
-	s, _ := t.Data().([]float64)
-	return s
+	return t.Float64s()
 }
 
 // Float32s returns the backing slice of a float32 tensor, or nil.
 func Float32s(t *tensor.Dense) []float32 {
-	if t == nil {
+	if t == nil || t.Dtype() != tensor.Float32 {
 		return nil
 	}
-	s, _ := t.Data().([]float32)
-	return s
+	return t.Float32s()
 }
 
-// Slice returns the backing slice of t when its element type is T.
+// Slice returns the backing slice of t when its element type is T. It does
+// not allocate (tensor's Data method does, through reflection).
 func Slice[T Float](t *tensor.Dense) ([]T, bool) {
 	if t == nil {
 		return nil, false
 	}
-	s, ok := t.Data().([]T)
-	return s, ok
+	if is32[T]() {
+		if t.Dtype() != tensor.Float32 {
+			return nil, false
+		}
+		s := t.Float32s()
+		return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(s))), len(s)), true
+	}
+	if t.Dtype() != tensor.Float64 {
+		return nil, false
+	}
+	s := t.Float64s()
+	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(s))), len(s)), true
 }
 
 // ReadFloat64s copies the elements of a float32 or float64 tensor into dst
-// (grown as needed) as float64 and returns it.
+// (grown as needed) as float64 and returns it. It does not allocate when
+// dst is large enough.
 func ReadFloat64s(t *tensor.Dense, dst []float64) []float64 {
-	switch s := t.Data().(type) {
-	case []float64:
-		dst = append(dst[:0], s...)
-	case []float32:
+	switch t.Dtype() {
+	case tensor.Float64:
+		dst = append(dst[:0], t.Float64s()...)
+	case tensor.Float32:
+		s := t.Float32s()
 		dst = dst[:0]
 		for _, v := range s {
 			dst = append(dst, float64(v))
 		}
-	case float64:
-		dst = append(dst[:0], s)
-	case float32:
-		dst = append(dst[:0], float64(s))
 	}
 	return dst
 }
@@ -110,13 +118,15 @@ func ReadFloat64s(t *tensor.Dense, dst []float64) []float64 {
 // WriteFloat64s copies src into a float32 or float64 tensor, converting as
 // needed. It fails when the lengths differ.
 func WriteFloat64s(t *tensor.Dense, src []float64) error {
-	switch s := t.Data().(type) {
-	case []float64:
+	switch t.Dtype() {
+	case tensor.Float64:
+		s := t.Float64s()
 		if len(s) != len(src) {
 			return fmt.Errorf("graph: %d values for a tensor of shape %v: %w", len(src), t.Shape(), ErrShape)
 		}
 		copy(s, src)
-	case []float32:
+	case tensor.Float32:
+		s := t.Float32s()
 		if len(s) != len(src) {
 			return fmt.Errorf("graph: %d values for a tensor of shape %v: %w", len(src), t.Shape(), ErrShape)
 		}
@@ -132,11 +142,11 @@ func WriteFloat64s(t *tensor.Dense, src []float64) error {
 // AllFinite reports whether every element of a float tensor is finite, and
 // the flat index of the first one that is not (-1 when all are).
 func AllFinite(t *tensor.Dense) (bool, int) {
-	switch s := t.Data().(type) {
-	case []float64:
-		return allFinite(s)
-	case []float32:
-		return allFinite(s)
+	switch t.Dtype() {
+	case tensor.Float64:
+		return allFinite(t.Float64s())
+	case tensor.Float32:
+		return allFinite(t.Float32s())
 	}
 	return true, -1
 }

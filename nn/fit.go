@@ -52,6 +52,16 @@ type FitConfig struct {
 	// RecordGradNorm records the global gradient norm of every step even
 	// without Clip.
 	RecordGradNorm bool
+	// MaxStepRecords bounds the step records History keeps, so that a long
+	// run's memory stays flat: every step is recorded until the run has
+	// taken MaxStepRecords steps; then every other record is dropped and
+	// the spacing doubles each time the records fill up, so that between
+	// MaxStepRecords/2 and MaxStepRecords records spread evenly over the
+	// whole run (History.StepEvery gives the spacing), the latest step's
+	// always last. Epoch records are always kept, and callbacks see every
+	// step. If zero, DefaultMaxStepRecords (10000); 1 keeps the latest
+	// step only; negative keeps every step (72 bytes each).
+	MaxStepRecords int
 
 	// Callbacks are called in order at each event.
 	Callbacks []Callback
@@ -130,7 +140,7 @@ func (m *Sequential) TrainState() (TrainState, error) {
 	}
 	s.EpochShuffle = append([]byte(nil), s.EpochShuffle...)
 	s.EpochMetrics = append([]float64(nil), s.EpochMetrics...)
-	s.History = &History{Epochs: append([]EpochRecord(nil), s.History.Epochs...), Steps: append([]StepRecord(nil), s.History.Steps...)}
+	s.History = &History{Epochs: append([]EpochRecord(nil), s.History.Epochs...), Steps: append([]StepRecord(nil), s.History.Steps...), StepEvery: s.History.StepEvery}
 	return s, nil
 }
 
@@ -198,23 +208,27 @@ func (m *Sequential) Fit(ctx context.Context, train *data.Dataset, cfg FitConfig
 
 // run is one call of Fit.
 type run struct {
-	m       *Sequential
-	cfg     FitConfig
-	st      *trainState
-	train   *data.Feeder
-	val     *data.Feeder
-	batcher data.Batcher
-	t       *Training
-	prog    *progress
-	acc     accumulator // the epoch in progress
-	shuffle *rand.Rand
-	dropout *rand.Rand
-	order   []int
-	base    float64 // the optimizer's base learning rate
-	started time.Time
-	lr      float64  // the learning rate of the epoch's last step
-	badLoss *float64 // a non-finite loss that stopped training
-	stopped bool
+	m          *Sequential
+	cfg        FitConfig
+	st         *trainState
+	train      *data.Feeder
+	val        *data.Feeder
+	batcher    data.Batcher
+	t          *Training
+	prog       *progress
+	acc        accumulator // the epoch in progress
+	shuffle    *rand.Rand
+	dropout    *rand.Rand
+	order      []int
+	base       float64 // the optimizer's base learning rate
+	started    time.Time
+	lr         float64 // the learning rate of the epoch's last step
+	badLoss    float64 // a non-finite loss that stopped training, when hasBadLoss
+	hasBadLoss bool
+	ctx        context.Context // of the Fit call
+	k          int             // batches of the epoch so far
+	err        error           // of the step that ended the epoch
+	stopped    bool
 }
 
 // newRun validates the data and the configuration and sets the training
@@ -286,6 +300,17 @@ func (cfg FitConfig) validate() error {
 	return nil
 }
 
+// stepLimit returns the number of step records to keep, or -1 for all.
+func (cfg *FitConfig) stepLimit() int {
+	switch {
+	case cfg.MaxStepRecords == 0:
+		return DefaultMaxStepRecords
+	case cfg.MaxStepRecords < 0:
+		return -1
+	}
+	return cfg.MaxStepRecords
+}
+
 // begin calls the OnTrainBegin callbacks and reserves the step records.
 func (r *run) begin() error {
 	n, st := r.train.Len(), r.st
@@ -302,7 +327,8 @@ func (r *run) begin() error {
 			}
 		}
 	}
-	hist := st.History
+	hist, limit := st.History, r.cfg.stepLimit()
+	hist.shrink(limit)
 	if est := r.batcher.MaxBatch(n); est > 0 && cap(hist.Steps) == len(hist.Steps) {
 		perEpoch := (n + est - 1) / est
 		more := int64(perEpoch) * int64(r.cfg.Epochs-st.Epoch)
@@ -310,6 +336,9 @@ func (r *run) begin() error {
 			more = min(more, r.cfg.MaxSteps-st.Steps)
 		}
 		more = min(max(more, 0), 1<<22) // beyond 4M records, let append grow the slice
+		if limit >= 0 {
+			more = min(more, int64(limit-len(hist.Steps)))
+		}
 		hist.Steps = append(make([]StepRecord, 0, len(hist.Steps)+int(more)), hist.Steps...)
 	}
 	r.shuffle, r.dropout = rand.New(st.shuffle), rand.New(st.dropout)
@@ -320,12 +349,14 @@ func (r *run) begin() error {
 }
 
 // epoch runs the steps of one epoch, from where a resumed run stopped, and
-// closes it.
+// closes it. The loop's state lives in r, so that the loop body, a closure
+// handed to the batcher's iterator, captures nothing that must move to the
+// heap.
 func (r *run) epoch(ctx context.Context, epoch int) error {
 	st := r.st
 	r.t.Epoch = epoch
 	if st.StepInEpoch == 0 {
-		b, err := st.shuffle.MarshalBinary()
+		b, err := st.shuffle.AppendBinary(st.EpochShuffle[:0])
 		if err != nil {
 			return err
 		}
@@ -335,21 +366,20 @@ func (r *run) epoch(ctx context.Context, epoch int) error {
 	}
 	r.prog.epochBegin(epoch)
 	start := time.Now()
-	r.lr, r.badLoss = 0, nil
-	k := 0
+	r.lr, r.hasBadLoss, r.ctx, r.k = 0, false, ctx, 0
+	r.err = nil
 	for idx := range r.batcher.Epoch(epoch, r.order, r.shuffle) {
-		k++
-		if k <= st.StepInEpoch {
+		if r.k++; r.k <= r.st.StepInEpoch {
 			continue // done before the run was interrupted
 		}
-		stop, err := r.step(ctx, epoch, k, idx)
-		if err != nil {
-			return err
-		}
-		if stop {
-			r.stopped = true
+		var stop bool
+		if stop, r.err = r.step(r.ctx, r.t.Epoch, r.k, idx); r.err != nil || stop {
+			r.stopped = stop
 			break
 		}
+	}
+	if r.err != nil {
+		return r.err
 	}
 	return r.endEpoch(epoch, time.Since(start))
 }
@@ -383,7 +413,7 @@ func (r *run) step(ctx context.Context, epoch, k int, idx []int) (stop bool, err
 		if stop, err := onNonFinite(r.t, cfg.Callbacks, rec, err); !stop {
 			return false, err
 		}
-		r.badLoss = &loss // see NonFiniteCallback
+		r.badLoss, r.hasBadLoss = loss, true // see NonFiniteCallback
 		return true, nil
 	}
 	st.Steps++
@@ -424,7 +454,7 @@ func (r *run) step(ctx context.Context, epoch, k int, idx []int) (stop bool, err
 	st.StepInEpoch = k
 	st.Elapsed = time.Since(r.started)
 	rec.Elapsed = st.Elapsed
-	st.History.Steps = append(st.History.Steps, rec)
+	st.History.recordStep(rec, cfg.stepLimit())
 	r.prog.step(st.EpochRows, st.EpochLoss, st.EpochMetrics)
 	for _, cb := range cfg.Callbacks {
 		if c, ok := cb.(StepCallback); ok {
@@ -497,8 +527,8 @@ func (r *run) endEpoch(epoch int, took time.Duration) error {
 			rec.Metrics[mt.Name()] = ms[i]
 		}
 	}
-	if r.badLoss != nil {
-		rec.Loss = *r.badLoss
+	if r.hasBadLoss {
+		rec.Loss = r.badLoss
 	}
 	if r.val != nil {
 		vl, vm, err := m.evaluate(r.val)

@@ -2,6 +2,8 @@ package nn
 
 import (
 	"fmt"
+	"math"
+	"math/bits"
 	"math/rand/v2"
 
 	"github.com/descentlab/descent/graph"
@@ -225,12 +227,23 @@ func (d *Dense) OutputWidth(in int) (int, error) {
 	return d.Units, nil
 }
 
-// ParamCount implements Layer.
+// ParamCount implements Layer. It saturates at math.MaxInt instead of
+// overflowing, so that absurd sizes from a file are caught by the limit
+// of BuildConfig.MaxParams.
 func (d *Dense) ParamCount(in int) int {
-	if d.NoBias {
-		return in * d.Units
+	if in < 0 || d.Units < 0 {
+		return 0
 	}
-	return in*d.Units + d.Units
+	hi, n := bits.Mul64(uint64(in), uint64(d.Units))
+	if !d.NoBias {
+		var c uint64
+		n, c = bits.Add64(n, uint64(d.Units), 0)
+		hi += c
+	}
+	if hi != 0 || n > math.MaxInt {
+		return math.MaxInt
+	}
+	return int(n)
 }
 
 // Build implements Layer. The kernel is drawn first, then the bias.

@@ -1,9 +1,9 @@
 package nn
 
 import (
-	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"unicode"
@@ -191,16 +191,91 @@ type BuildConfig struct {
 	Seed uint64
 	// DType is tensor.Float32 or tensor.Float64. If zero, float64.
 	DType tensor.Dtype
+	// MaxParams bounds the model's parameter count (see CheckParams), so
+	// that an architecture read from a file cannot make Build allocate
+	// gigabytes. If zero, DefaultMaxParams; negative means no limit.
+	MaxParams int64
+}
+
+// DefaultMaxParams is the parameter-count limit of Build and of the
+// loaders (nn/keras, nn/persist) when theirs is zero: 10^8 parameters,
+// 800 MB of float64 weights (400 MB in float32), to which training adds
+// gradients and optimizer state (two to four times as much). It is far
+// above what a network trained on a CPU with descent needs (MNIST's
+// 784-128-10 has 101,770) and far below what would exhaust a machine's
+// memory; raise it through BuildConfig.MaxParams or the loaders' Options.
+const DefaultMaxParams = 100_000_000
+
+// CheckParams reports whether the model's layer stack stays within limit
+// parameters (DefaultMaxParams if limit is zero, no limit if negative)
+// without building anything. Its error names the layer at which the count
+// crosses the limit, the layer's output width ("units") and input width,
+// its parameters and the bytes they would take, and wraps ErrLimit.
+func (m *Sequential) CheckParams(limit int64) error {
+	if err := m.shapes(); err != nil {
+		return err
+	}
+	if limit == 0 {
+		limit = DefaultMaxParams
+	}
+	if limit < 0 {
+		return nil
+	}
+	var total int64
+	for i, l := range m.layers {
+		in, out := m.widths[i], m.widths[i+1]
+		n := int64(l.ParamCount(in))
+		if n < 0 {
+			return fmt.Errorf("nn: layer %d (%s): %d parameters for an input of width %d (negative: an overflow?): %w", i+1, l.Name(), n, in, ErrConfig)
+		}
+		if n > limit-total {
+			all := ""
+			if total > 0 {
+				all = fmt.Sprintf(", %d with the layers before it", total+min(n, math.MaxInt64-total))
+			}
+			return fmt.Errorf("nn: layer %d (%s): %d units on an input of width %d make %s%s, over the limit of %d parameters: %w",
+				i+1, l.Name(), out, in, countBytes(n), all, limit, ErrLimit)
+		}
+		total += n
+	}
+	return nil
+}
+
+// countBytes describes n parameters and their size in memory.
+func countBytes(n int64) string {
+	if n == math.MaxInt64 {
+		return "more than 9.2e18 parameters (beyond any memory)"
+	}
+	return fmt.Sprintf("%d parameters (%s in float64, %s in float32)", n, byteSize(8*float64(n)), byteSize(4*float64(n)))
+}
+
+// byteSize formats a size in bytes with a decimal unit: "24 GB".
+func byteSize(b float64) string {
+	units := []string{"bytes", "kB", "MB", "GB", "TB", "PB", "EB"}
+	i := 0
+	for b >= 1000 && i < len(units)-1 {
+		b /= 1000
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%.0f bytes", b)
+	}
+	return fmt.Sprintf("%.3g %s", b, units[i])
 }
 
 // Build creates the model's parameters: each layer draws from the seed's
-// initialisation stream in order. Building twice is an error.
+// initialisation stream in order. Building twice is an error, and so is a
+// model of more than cfg.MaxParams parameters (checked before anything is
+// allocated).
 func (m *Sequential) Build(cfg BuildConfig) error {
 	if m.built {
 		return fmt.Errorf("nn: model is already built: %w", ErrConfig)
 	}
 	if err := m.shapes(); err != nil {
 		return err
+	}
+	if err := m.CheckParams(cfg.MaxParams); err != nil {
+		return fmt.Errorf("%w (raise BuildConfig.MaxParams to build it)", err)
 	}
 	dt := graph.DefaultDType(cfg.DType)
 	if err := graph.CheckDType(dt); err != nil {
@@ -438,9 +513,6 @@ func (m *Sequential) program(kind progKind, batch int) (*program, error) {
 	}
 	gp, err := g.Compile(spec)
 	if err != nil {
-		if errors.Is(err, graph.ErrNoGradient) {
-			err = fmt.Errorf("%w: %w", err, ErrNoGradient)
-		}
 		return nil, fmt.Errorf("nn: building the graph for batch %d: %w", batch, err)
 	}
 	p := &program{Program: gp}
@@ -476,7 +548,7 @@ func (m *Sequential) checkWidth(what string, x *tensor.Dense) error {
 		return fmt.Errorf("nn: %s: no input: %w", what, ErrShape)
 	}
 	if x.Dtype() != m.dtype {
-		return fmt.Errorf("nn: %s: input is %v, model is %v: %w", what, x.Dtype(), m.dtype, graph.ErrDType)
+		return fmt.Errorf("nn: %s: input is %v, model is %v (load the data in the model's dtype, with the loaders' DType option, or convert it with Dataset.To): %w", what, x.Dtype(), m.dtype, graph.ErrDType)
 	}
 	if x.Dims() != 2 || x.Shape()[0] == 0 {
 		return fmt.Errorf("nn: %s: input has shape %v, want [rows, %d] with rows > 0: %w", what, x.Shape(), m.widths[0], ErrShape)
@@ -526,6 +598,23 @@ func (m *Sequential) Predict(x *tensor.Dense) (*tensor.Dense, error) {
 		copyInto(res, o, lo*out)
 	}
 	return res, nil
+}
+
+// PredictRows is Predict returning the output as rows of float64 (one
+// slice per row of x, sharing one backing array), whatever the model's
+// dtype: a program can read predictions without package tensor.
+func (m *Sequential) PredictRows(x *tensor.Dense) ([][]float64, error) {
+	p, err := m.Predict(x)
+	if err != nil {
+		return nil, err
+	}
+	vals := graph.ReadFloat64s(p, nil)
+	cols := p.Shape()[1]
+	rows := make([][]float64, p.Shape()[0])
+	for r := range rows {
+		rows[r] = vals[r*cols : (r+1)*cols : (r+1)*cols]
+	}
+	return rows, nil
 }
 
 // PredictClasses returns the predicted class of each row of x: 0 or 1 at

@@ -248,7 +248,7 @@ func TestBadInputErrors(t *testing.T) {
 	m := compiledXOR(t, 1, tensor.Float64)
 	xor := data.XOR(tensor.Float64)
 	mk := func(x, y [][]float64) *data.Dataset {
-		return &data.Dataset{X: data.FromFloat64s(flat(x), tensor.Float64, len(x), len(x[0])), Y: data.FromFloat64s(flat(y), tensor.Float64, len(y), len(y[0]))}
+		return &data.Dataset{X: must(data.FromFloat64s(flat(x), tensor.Float64, len(x), len(x[0]))), Y: must(data.FromFloat64s(flat(y), tensor.Float64, len(y), len(y[0])))}
 	}
 	cases := []struct {
 		name string
@@ -260,7 +260,7 @@ func TestBadInputErrors(t *testing.T) {
 			return err
 		}, []string{"2 rows", "1"}},
 		{"wrong width", func() error {
-			_, err := m.Predict(data.FromFloat64s([]float64{1, 2, 3}, tensor.Float64, 1, 3))
+			_, err := m.Predict(must(data.FromFloat64s([]float64{1, 2, 3}, tensor.Float64, 1, 3)))
 			return err
 		}, []string{"dense_1", "width 3", "want 2"}},
 		{"NaN", func() error {
@@ -268,7 +268,7 @@ func TestBadInputErrors(t *testing.T) {
 			return err
 		}, []string{"row 0 column 1", "NaN"}},
 		{"Inf in predict", func() error {
-			_, err := m.Predict(data.FromFloat64s([]float64{1, math.Inf(1)}, tensor.Float64, 1, 2))
+			_, err := m.Predict(must(data.FromFloat64s([]float64{1, math.Inf(1)}, tensor.Float64, 1, 2)))
 			return err
 		}, []string{"not finite"}},
 		{"empty", func() error {

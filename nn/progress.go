@@ -79,6 +79,9 @@ func (p *progress) values(rec *EpochRecord) string {
 }
 
 func (p *progress) epochEnd(rec *EpochRecord, took time.Duration) {
+	if p.verbose == 0 {
+		return
+	}
 	secs := fmt.Sprintf("%.0fs", took.Seconds())
 	switch p.verbose {
 	case 1:

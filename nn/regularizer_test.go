@@ -40,7 +40,7 @@ func regressionData(t testing.TB) *data.Dataset {
 	for _, v := range y {
 		two = append(two, v, -v)
 	}
-	d.Y = data.FromFloat64s(two, tensor.Float64, len(y), 2)
+	d.Y = must(data.FromFloat64s(two, tensor.Float64, len(y), 2))
 	return d
 }
 

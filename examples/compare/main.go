@@ -103,6 +103,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		dryRun     = fs.Bool("dry-run", false, "check the study, the shard and -out, print the runs, and stop without training or writing")
 		quick      = fs.Bool("quick", false, "tiny settings for CI: moons, 120 rows, 3 epochs, 2 seeds")
 		quiet      = fs.Bool("q", false, "no per-run progress")
+		landscape  = fs.Bool("landscape", false, "also draw the loss landscape around the first seed's runs into -out (a study file's \"landscape\" object sets it too)")
 		opts       optFlags
 	)
 	fs.Var(&opts, "opt", "optimizer, repeatable: name[:key=value,...]; keys lr (rates separated by /), on (variants separated by /) and the optimizer's hyperparameters, e.g. -opt sgd:momentum=0.9 -opt adam:lr=0.001,on=mb32 (default: each variant's own rates, see the README)")
@@ -134,7 +135,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	var s *study.Study
 	var err error
 	if *studyFile != "" {
-		if err := onlyFlags(set, "-study", "study", "workers", "shard", "out", "clear", "dry-run", "q", "stage", "tuning", "baseline", "compare-metric", "band"); err != nil {
+		if err := onlyFlags(set, "-study", "study", "workers", "shard", "out", "clear", "dry-run", "q", "stage", "tuning", "baseline", "compare-metric", "band", "landscape"); err != nil {
 			return err
 		}
 		if s, err = study.ReadFile(*studyFile); err != nil {
@@ -164,6 +165,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-stage tune and -tuning: run the tuning stage, merge it, then the final stage")
 	case (*stage != "" || *tuningDir != "") && s.Tune == nil:
 		return fmt.Errorf("-stage and -tuning apply to a tuned study, and this one is not (-tune=false, or no \"tune\" in the study file)")
+	case *stage == "tune" && *landscape:
+		return fmt.Errorf("-landscape pictures the final stage's runs, not the tuning stage's")
 	case *stage == "tune":
 		if s, err = s.TuningStage(); err != nil {
 			return flagError(err)
@@ -182,6 +185,22 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if opt.Shard, err = study.ParseShard(*shard); err != nil {
 			return flagError(err)
 		}
+	}
+	if *landscape && s.Landscape == nil {
+		s.Landscape = &study.LandscapeConfig{}
+		if s.Train.Len() > landscapeRows {
+			// Full MNIST: the losses of the pictures on a subset, at the
+			// cost the README measures.
+			s.Landscape.Rows = landscapeRows
+		}
+	}
+	if s.Landscape != nil && opt.Shard.Count > 1 {
+		// A landscape needs all the runs of its seed, in one process.
+		if *landscape {
+			return fmt.Errorf("-landscape needs all the runs of its seed: run it without -shard")
+		}
+		fmt.Fprintln(stderr, "compare: the study file's landscape is skipped in a shard: it needs all the runs of its seed")
+		s.Landscape = nil
 	}
 	if *clear {
 		// Everything else is checked first, so that nothing is cleared for
@@ -256,6 +275,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if ferr := failures(res, *out, stderr); ferr != nil {
 		return errors.Join(err, ferr)
+	}
+	if err == nil && s.Landscape != nil {
+		err = drawLandscapes(ctx, s, res, *out, *workers, progress, stdout)
 	}
 	return err
 }
@@ -355,6 +377,31 @@ func defaults(v *flagValues, set map[string]bool, quick bool) {
 	if !set["opt"] && len(v.opts) == 0 {
 		v.opts = []string{"sgd", "adam:lr=0.000316/0.001/0.00316/0.01,on=minibatch(32)"}
 	}
+}
+
+// landscapeRows bounds the rows -landscape computes each loss on.
+const landscapeRows = 5000
+
+// drawLandscapes computes and draws the study's landscapes into dir.
+func drawLandscapes(ctx context.Context, s *study.Study, res *study.Results, dir string, workers int, progress, stdout io.Writer) error {
+	start := time.Now()
+	ls, err := s.Landscapes(ctx, res, study.Options{Workers: workers, Progress: progress})
+	if err != nil {
+		return err
+	}
+	for _, l := range ls {
+		paths, err := l.Report(dir, study.PlotOptions{})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "landscape of seed %d (%d loss evaluations on %d rows):", l.Seed, l.Evaluations, l.Rows)
+		for _, p := range paths {
+			fmt.Fprintf(stdout, " %s", filepath.Base(p))
+		}
+		fmt.Fprintln(stdout)
+	}
+	fmt.Fprintf(stdout, "drew %d landscape(s) in %s\n", len(ls), time.Since(start).Round(100*time.Millisecond))
+	return nil
 }
 
 // onlyFlags refuses the flags set that mode does not use.

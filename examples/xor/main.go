@@ -25,6 +25,12 @@ func main() {
 	lr := flag.Float64("lr", 0.1, "learning rate")
 	verbose := flag.Int("verbose", 2, "0 silent, 1 progress bar, 2 one line per epoch")
 	flag.Parse()
+	if *landscape {
+		if err := drawLandscape(*seed, *epochs, *lr); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if *loadPath != "" {
 		if err := predictSaved(*loadPath); err != nil {
 			log.Fatal(err)

@@ -34,5 +34,12 @@
 // and 64 and ignores it. descent's dtype is a build option
 // (nn.BuildConfig); nn/persist keeps it next to the JSON.
 //
+// A stranger's text costs little: FromJSON refuses a text longer than
+// Options.MaxBytes (4 MiB) and a model of more parameters than
+// Options.MaxParams (nn.DefaultMaxParams, 10^8) before anything is built,
+// with an error wrapping nn.ErrLimit that names the layer, its units and
+// the bytes its weights would take. ModelConfig gives the text model.save
+// stores in an HDF5 file (see nn/persist).
+//
 // May import: nn, graph, data.
 package keras

@@ -68,11 +68,42 @@ func LayerJSON(l nn.Layer, first bool, in int) (nn.Config, error) {
 	return nn.Config{{Key: "class_name", Value: class}, {Key: "config", Value: append(cfg, own...)}}, nil
 }
 
+// ModelConfig returns the model's architecture as Keras 2.2.4's
+// model.save stores it in an HDF5 file's model_config attribute: ToJSON's
+// text without the keras_version and backend keys, which model.save
+// writes as attributes of their own.
+func ModelConfig(m *nn.Sequential) ([]byte, error) {
+	js, err := ToJSON(m)
+	if err != nil {
+		return nil, err
+	}
+	tail := fmt.Sprintf(`, "keras_version": "%s", "backend": "%s"}`, Version, Backend)
+	if !bytes.HasSuffix(js, []byte(tail)) {
+		return nil, fmt.Errorf("keras: model config: ToJSON's text does not end with %s", tail)
+	}
+	return append(js[:len(js)-len(tail)], '}'), nil
+}
+
+// DefaultMaxBytes is the size of the largest JSON text FromJSON reads when
+// Options.MaxBytes is zero: 4 MiB, the architecture of some 6000 Dense
+// layers. Parsing takes about 10 bytes of memory per byte of text, so the
+// limit bounds what a stranger's text costs.
+const DefaultMaxBytes = 4 << 20
+
 // Options configures FromJSON.
 type Options struct {
 	// Layers decodes layers by Keras class name. If nil,
 	// nn.BuiltinLayers(); add a program's own layers to a copy of it.
 	Layers nn.LayerRegistry
+	// MaxParams bounds the parameters of the model described (see
+	// nn.Sequential.CheckParams), so that a text claiming 10^9 units is
+	// refused before Build would allocate them. If zero,
+	// nn.DefaultMaxParams (10^8); negative means no limit. Build the model
+	// with the same nn.BuildConfig.MaxParams.
+	MaxParams int64
+	// MaxBytes bounds the length of the text. If zero, DefaultMaxBytes;
+	// negative means no limit.
+	MaxBytes int
 }
 
 // FromJSON reads Keras JSON with the built-in layers (see
@@ -86,11 +117,20 @@ func FromJSON(b []byte) (*nn.Sequential, error) { return Options{}.FromJSON(b) }
 // constraint that is not null, trainable false, an initialiser seed, ...)
 // is an error that names the layer and the option and wraps
 // nn.ErrUnsupported; malformed JSON wraps nn.ErrFormat and gives the line
-// and column.
+// and column. A text longer than MaxBytes, or a model of more parameters
+// than MaxParams, is an error wrapping nn.ErrLimit that names the layer,
+// its units and the bytes its weights would take.
 func (o Options) FromJSON(b []byte) (*nn.Sequential, error) {
 	reg := o.Layers
 	if reg == nil {
 		reg = nn.BuiltinLayers()
+	}
+	limit := o.MaxBytes
+	if limit == 0 {
+		limit = DefaultMaxBytes
+	}
+	if limit > 0 && len(b) > limit {
+		return nil, fmt.Errorf("keras: the JSON text is %d bytes, over the limit of %d (raise keras.Options.MaxBytes): %w", len(b), limit, nn.ErrLimit)
 	}
 	v, err := Parse(b)
 	if err != nil {
@@ -198,6 +238,9 @@ func (o Options) FromJSON(b []byte) (*nn.Sequential, error) {
 	}
 	if _, err := m.Widths(); err != nil {
 		return nil, fmt.Errorf("keras: %w", err)
+	}
+	if err := m.CheckParams(o.MaxParams); err != nil {
+		return nil, fmt.Errorf("keras: %w (raise keras.Options.MaxParams to read it)", err)
 	}
 	return m, nil
 }

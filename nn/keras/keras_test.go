@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	rtmetrics "runtime/metrics"
 	"slices"
 	"strings"
 	"testing"
@@ -41,15 +42,15 @@ func kerasFixturePath() string {
 	return filepath.Join("..", "testdata", "reference", "keras_xor.json")
 }
 
-func readKerasFixture(t *testing.T) *kerasFixture {
+func readKerasFixture(t *testing.T, path string) *kerasFixture {
 	t.Helper()
-	b, err := os.ReadFile(kerasFixturePath())
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var fx kerasFixture
 	if err := json.Unmarshal(b, &fx); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", path, err)
 	}
 	return &fx
 }
@@ -77,7 +78,7 @@ func matrix(rows [][]float64) *tensor.Dense {
 	for _, r := range rows {
 		vals = append(vals, r...)
 	}
-	return data.FromFloat64s(vals, tensor.Float64, len(rows), len(rows[0]))
+	return must(data.FromFloat64s(vals, tensor.Float64, len(rows), len(rows[0])))
 }
 
 // kerasTol is the agreement required with the fixture's float64 forward
@@ -85,67 +86,88 @@ func matrix(rows [][]float64) *tensor.Dense {
 // 1e-16; 1e-9 is the fixtures' recommended tolerance.
 const kerasTol = 1e-9
 
+// TestKerasFixture reads a fixture in keras_xor.json's format, whatever
+// the Dense/Activation model it describes: its model_json must survive
+// FromJSON then ToJSON byte for byte, and the model built from it, with the
+// fixture's weights, must predict expected_predict and each layer's
+// expected output. It runs on keras_xor.json (from DESCENT_FIXTURES when
+// set) and on testdata/keras_mlp.json, another architecture (gen_mlp.py).
 func TestKerasFixture(t *testing.T) {
-	t.Run("keras_xor", func(t *testing.T) {
-		fx := readKerasFixture(t)
+	t.Run("keras_xor", func(t *testing.T) { checkKerasFixture(t, kerasFixturePath()) })
+	t.Run("keras_mlp", func(t *testing.T) { checkKerasFixture(t, filepath.Join("testdata", "keras_mlp.json")) })
+}
 
-		// Golden: the seed model written by descent is Keras's text.
-		got, err := ToJSON(xorModel())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(got) != fx.ModelJSON {
-			t.Errorf("ToJSON of the seed model differs from Keras 2.2.4's:\ngot  %s\nwant %s", got, fx.ModelJSON)
-		}
+func checkKerasFixture(t *testing.T, path string) {
+	fx := readKerasFixture(t, path)
+	m, err := FromJSON([]byte(fx.ModelJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := ToJSON(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(again) != fx.ModelJSON {
+		t.Errorf("FromJSON then ToJSON changed the text:\ngot  %s\nwant %s", again, fx.ModelJSON)
+	}
+	if err := m.Build(nn.BuildConfig{DType: tensor.Float64}); err != nil {
+		t.Fatal(err)
+	}
+	setKerasWeights(t, m, fx)
+	pred, err := m.Predict(matrix(fx.Inputs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRows(t, "predict", graph.Float64s(pred), fx.ExpectedPredict)
 
-		m, err := FromJSON([]byte(fx.ModelJSON))
+	// Every layer's output, from the model cut after that layer.
+	if len(fx.ExpectedLayerOutputs) != len(m.Layers()) {
+		t.Errorf("fixture has outputs of %d layers, the model has %d", len(fx.ExpectedLayerOutputs), len(m.Layers()))
+	}
+	for k := range m.Layers() {
+		fresh, err := FromJSON([]byte(fx.ModelJSON))
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, err := ToJSON(m)
+		cut := nn.NewSequential(fresh.Layers()[:k+1]...)
+		if err := cut.Build(nn.BuildConfig{}); err != nil {
+			t.Fatal(err)
+		}
+		setKerasWeights(t, cut, fx)
+		out, err := cut.Predict(matrix(fx.Inputs))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if string(again) != fx.ModelJSON {
-			t.Errorf("FromJSON then ToJSON changed the text:\ngot  %s\nwant %s", again, fx.ModelJSON)
+		name := cut.Layers()[k].Name()
+		want, ok := fx.ExpectedLayerOutputs[name]
+		if !ok {
+			t.Errorf("fixture has no output for layer %s", name)
+			continue
 		}
-		if err := m.Build(nn.BuildConfig{DType: tensor.Float64}); err != nil {
-			t.Fatal(err)
-		}
-		setKerasWeights(t, m, fx)
-		pred, err := m.Predict(matrix(fx.Inputs))
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkRows(t, "predict", graph.Float64s(pred), fx.ExpectedPredict)
+		checkRows(t, name, graph.Float64s(out), want)
+	}
+}
 
-		// Every layer's output, from the model cut after that layer.
-		if len(fx.ExpectedLayerOutputs) != len(m.Layers()) {
-			t.Errorf("fixture has outputs of %d layers, the model has %d", len(fx.ExpectedLayerOutputs), len(m.Layers()))
-		}
-		for k := range m.Layers() {
-			fresh, err := FromJSON([]byte(fx.ModelJSON))
-			if err != nil {
-				t.Fatal(err)
-			}
-			cut := nn.NewSequential(fresh.Layers()[:k+1]...)
-			if err := cut.Build(nn.BuildConfig{}); err != nil {
-				t.Fatal(err)
-			}
-			setKerasWeights(t, cut, fx)
-			out, err := cut.Predict(matrix(fx.Inputs))
-			if err != nil {
-				t.Fatal(err)
-			}
-			name := cut.Layers()[k].Name()
-			want, ok := fx.ExpectedLayerOutputs[name]
-			if !ok {
-				t.Errorf("fixture has no output for layer %s", name)
-				continue
-			}
-			checkRows(t, name, graph.Float64s(out), want)
-		}
-	})
+// TestToJSONSeedModel checks that descent writes the seed model as Keras
+// 2.2.4 does, byte for byte: the repository's own copy of keras_xor.json
+// holds Keras's text of it (whatever DESCENT_FIXTURES says).
+func TestToJSONSeedModel(t *testing.T) {
+	fx := readKerasFixture(t, filepath.Join("..", "testdata", "reference", "keras_xor.json"))
+	got, err := ToJSON(xorModel())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != fx.ModelJSON {
+		t.Errorf("ToJSON of the seed model differs from Keras 2.2.4's:\ngot  %s\nwant %s", got, fx.ModelJSON)
+	}
+	cfg, err := ModelConfig(xorModel())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.TrimSuffix(fx.ModelJSON, `, "keras_version": "2.2.4", "backend": "tensorflow"}`) + "}"
+	if string(cfg) != want || !strings.HasPrefix(want, `{"class_name": "Sequential", "config": {`) {
+		t.Errorf("ModelConfig = %s, want %s", cfg, want)
+	}
 }
 
 func checkRows(t *testing.T, what string, got []float64, want [][]float64) {
@@ -204,7 +226,7 @@ func persistModels() map[string]func() *nn.Sequential {
 // TestJSONRoundTrip checks that ToJSON, FromJSON and the weights give the
 // same model: the same text again and bit-identical predictions.
 func TestJSONRoundTrip(t *testing.T) {
-	x := data.FromFloat64s([]float64{0.3, -1.2, 2.5, 0, 1, -0.7, 5, -3, 0.01}, tensor.Float64, 3, 3)
+	x := must(data.FromFloat64s([]float64{0.3, -1.2, 2.5, 0, 1, -0.7, 5, -3, 0.01}, tensor.Float64, 3, 3))
 	for name, mk := range persistModels() {
 		for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
 			t.Run(name+"/"+dt.String(), func(t *testing.T) {
@@ -240,10 +262,10 @@ func TestJSONRoundTrip(t *testing.T) {
 				}
 				in := x
 				if m.InputDim() != 3 {
-					in = data.FromFloat64s([]float64{0.3, -1.2, 2.5, 0}, tensor.Float64, 2, 2)
+					in = must(data.FromFloat64s([]float64{0.3, -1.2, 2.5, 0}, tensor.Float64, 2, 2))
 				}
 				if dt == tensor.Float32 {
-					in = data.FromFloat64s(graph.ReadFloat64s(in, nil), dt, in.Shape()[0], in.Shape()[1])
+					in = must(data.FromFloat64s(graph.ReadFloat64s(in, nil), dt, in.Shape()[0], in.Shape()[1]))
 				}
 				a, err := m.Predict(in)
 				if err != nil {
@@ -367,9 +389,12 @@ func TestKerasRegularizersAndDropout(t *testing.T) {
 	}
 }
 
-// TestFromJSONErrors checks that what descent lacks is an error naming it.
+// TestFromJSONErrors checks that what descent lacks is an error naming it,
+// and that sizes over the limits are refused before anything is built. It
+// edits the seed model's text, the repository's own copy of
+// keras_xor.json.
 func TestFromJSONErrors(t *testing.T) {
-	fx := readKerasFixture(t)
+	fx := readKerasFixture(t, filepath.Join("..", "testdata", "reference", "keras_xor.json"))
 	base := fx.ModelJSON
 	dense1 := `"kernel_regularizer": null`
 	cases := []struct {
@@ -414,12 +439,24 @@ func TestFromJSONErrors(t *testing.T) {
 		{"syntax", strings.Replace(base, `"units": 10,`, "\n\"units\": 10,,", 1), []string{"line 2 column"}, nn.ErrFormat},
 		{"not an object", `[1, 2]`, []string{"line 1 column"}, nn.ErrFormat},
 		{"units", strings.Replace(base, `"units": 10`, `"units": "ten"`, 1), []string{"dense_1", "units"}, nn.ErrFormat},
+		{"1e9 units", strings.Replace(base, `"units": 10`, `"units": 1000000000`, 1),
+			[]string{"layer 1 (dense_1)", "1000000000 units on an input of width 2", "24 GB in float64", "keras.Options.MaxParams"}, nn.ErrLimit},
+		{"5e7 units", strings.Replace(base, `"units": 1,`, `"units": 50000000,`, 1),
+			[]string{"layer 3 (dense_2)", "50000000 units on an input of width 10", "550000000 parameters", "keras.Options.MaxParams"}, nn.ErrLimit},
+		{"overflowing units", strings.Replace(base, `"units": 10`, `"units": 4611686018427387904`, 1), []string{"dense_1", "more than 9.2e18 parameters"}, nn.ErrLimit},
+		{"text over 4 MiB", strings.Replace(base, `"units": 10,`, `"units": 10, "pad": "`+strings.Repeat("x", DefaultMaxBytes)+`",`, 1),
+			[]string{"bytes, over the limit of 4194304", "keras.Options.MaxBytes"}, nn.ErrLimit},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := FromJSON([]byte(c.json))
+			var err error
+			alloc := measure(func() { _, err = FromJSON([]byte(c.json)) })
 			if err == nil {
 				t.Fatal("no error")
+			}
+			// The text twice over, and its parse (tens of bytes per byte).
+			if budget := 1<<20 + 2*uint64(len(c.json)) + 100*uint64(min(len(c.json), 1<<16)); alloc > budget {
+				t.Errorf("refusing %d bytes allocated %d (budget %d)", len(c.json), alloc, budget)
 			}
 			if !errors.Is(err, c.is) {
 				t.Errorf("error %q does not wrap %v", err, c.is)
@@ -470,11 +507,37 @@ func TestPyString(t *testing.T) {
 	}
 }
 
-// FuzzFromJSON checks that no Keras JSON makes FromJSON panic, and that
-// what it accepts it writes back and reads again.
+// fuzzParams is the parameter limit of the fuzz test: any model it
+// accepts builds in under a megabyte.
+const fuzzParams = 100_000
+
+// fuzzAllocBudget is what FromJSON and Build may allocate for n bytes of
+// text: json.Decoder's tokens cost about 100 bytes per JSON value, so up to
+// 100 bytes per byte of text (garbage, but counted), plus the weights
+// allowed by fuzzParams in float64 and fixed costs.
+func fuzzAllocBudget(n int) uint64 { return 2<<20 + 8*fuzzParams + 128*uint64(n) }
+
+// measure returns the bytes allocated on the heap while fn runs.
+func measure(fn func()) uint64 {
+	s := []rtmetrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	rtmetrics.Read(s)
+	before := s[0].Value.Uint64()
+	fn()
+	rtmetrics.Read(s)
+	return s[0].Value.Uint64() - before
+}
+
+// FuzzFromJSON checks that no Keras JSON makes FromJSON panic, that what it
+// accepts builds and is written back and read again, and that reading and
+// building allocate a bounded multiple of the text (a claimed size never
+// allocates what it claims beyond the parameter limit).
 func FuzzFromJSON(f *testing.F) {
 	f.Add([]byte(`{"class_name": "Sequential", "config": {"layers": [{"class_name": "Dense", "config": {"batch_input_shape": [null, 2], "units": 1}}]}}`))
-	if b, err := os.ReadFile(kerasFixturePath()); err == nil {
+	for _, path := range []string{kerasFixturePath(), filepath.Join("testdata", "keras_mlp.json")} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			f.Fatal(err)
+		}
 		var fx kerasFixture
 		if json.Unmarshal(b, &fx) == nil {
 			f.Add([]byte(fx.ModelJSON))
@@ -486,7 +549,17 @@ func FuzzFromJSON(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := FromJSON(b)
+		var m *nn.Sequential
+		var err error
+		alloc := measure(func() {
+			m, err = Options{MaxParams: fuzzParams}.FromJSON(b)
+			if err == nil {
+				err = m.Build(nn.BuildConfig{MaxParams: fuzzParams})
+			}
+		})
+		if alloc > fuzzAllocBudget(len(b)) {
+			t.Fatalf("reading and building %d bytes allocated %d (budget %d)", len(b), alloc, fuzzAllocBudget(len(b)))
+		}
 		if err != nil {
 			return
 		}

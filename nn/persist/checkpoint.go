@@ -14,7 +14,6 @@ import (
 
 	"github.com/descentlab/descent/data"
 	"github.com/descentlab/descent/nn"
-	"github.com/descentlab/descent/nn/keras"
 	"github.com/descentlab/descent/optim"
 	"github.com/nlpodyssey/safetensors"
 )
@@ -72,6 +71,10 @@ type Fingerprint struct {
 	Loss             string   `json:"loss"`
 	Metrics          []string `json:"metrics"`
 	Optimizer        string   `json:"optimizer"`
+	// MaxStepRecords is FitConfig.MaxStepRecords resolved (10000 for
+	// zero, -1 for every step); 0 in checkpoints written before descent
+	// bounded the step records.
+	MaxStepRecords int `json:"max_step_records,omitempty"`
 }
 
 // describe returns a value's type and exported settings.
@@ -98,6 +101,13 @@ func fitConfig(cfg nn.FitConfig) Fingerprint {
 		ValidationSplit: strconv.FormatFloat(cfg.ValidationSplit, 'g', -1, 64),
 		Schedule:        describe(cfg.Schedule),
 		Clip:            describe(cfg.Clip),
+		MaxStepRecords:  cfg.MaxStepRecords,
+	}
+	switch {
+	case cfg.MaxStepRecords == 0:
+		tc.MaxStepRecords = nn.DefaultMaxStepRecords
+	case cfg.MaxStepRecords < 0:
+		tc.MaxStepRecords = -1
 	}
 	if cfg.Schedule != nil {
 		tc.ScheduleInterval = cfg.ScheduleInterval.String()
@@ -134,6 +144,9 @@ func (c Fingerprint) diffFit(o Fingerprint) []string {
 	d.add("schedule", c.Schedule, o.Schedule)
 	d.add("schedule interval", c.ScheduleInterval, o.ScheduleInterval)
 	d.add("clip", c.Clip, o.Clip)
+	if c.MaxStepRecords != 0 {
+		d.add("step records kept (MaxStepRecords)", c.MaxStepRecords, o.MaxStepRecords)
+	}
 	return d
 }
 
@@ -162,7 +175,7 @@ type CheckpointInfo struct {
 // CheckFit reports, in one error wrapping nn.ErrMismatch, every difference
 // between the run that wrote the checkpoint and cfg that would make a
 // resumed Fit differ from the uninterrupted run: epochs, batching,
-// validation split, schedule and clipping. (The loss, metrics and
+// validation split, schedule, clipping and the step records kept. (The loss, metrics and
 // optimizer were checked by LoadCheckpoint.) To train for more epochs than
 // planned, skip the check or set cfg.Epochs from Fingerprint.Epochs first.
 func (c *CheckpointInfo) CheckFit(cfg nn.FitConfig) error {
@@ -227,7 +240,43 @@ type ckptState struct {
 	EpochRows    int64       `json:"epoch_rows"`
 	Epochs       []ckptEpoch `json:"epochs"`
 	HistorySteps int         `json:"history_steps"`
+	// StepEvery is the spacing of the step records (History.StepEvery),
+	// absent when every step is recorded.
+	StepEvery int `json:"step_every,omitempty"`
 }
+
+// ckptStateIn is ckptState as it is read: the lists that a hostile file
+// could make long are decoded one element at a time (decodeEpochs).
+type ckptStateIn struct {
+	ckptState
+	EpochMetrics json.RawMessage `json:"epoch_metrics"`
+	Epochs       json.RawMessage `json:"epochs"`
+}
+
+// ckptEpochIn is an epoch record as it is read: every field must be there.
+type ckptEpochIn struct {
+	Epoch     *int              `json:"epoch"`
+	Loss      *jfloat           `json:"loss"`
+	Metrics   map[string]jfloat `json:"metrics"`
+	LR        *jfloat           `json:"lr"`
+	Steps     *int              `json:"steps"`
+	Examples  *int64            `json:"examples"`
+	GradEvals *int64            `json:"grad_evals"`
+	ElapsedNS *int64            `json:"elapsed_ns"`
+}
+
+// Limits of a checkpoint's JSON metadata: the optimizer's and the run's
+// settings (a few hundred bytes in practice), the partial metric sums and
+// one epoch record each take at most maxSmallJSON, so that decoding them
+// costs little whatever a file claims. Epoch records, as many as the
+// epochs run, must each be complete: a record decodes into about twice
+// the bytes it takes.
+const maxSmallJSON = 64 << 10
+
+// maxBuffers bounds the optimizer buffers of one parameter (Adam with
+// AMSGrad has three), so that a checkpoint's optimizer state is at most a
+// few times the weights.
+const maxBuffers = 8
 
 type ckptEpoch struct {
 	Epoch     int               `json:"epoch"`
@@ -333,7 +382,7 @@ func checkpoint(m *nn.Sequential, cfg nn.FitConfig) (map[string]safetensors.Tens
 		ScheduleStep: ts.ScheduleStep, LRScale: jfloat(ts.LRScale),
 		Shuffle: ts.Shuffle, EpochShuffle: ts.EpochShuffle, Dropout: ts.Dropout, ElapsedNS: int64(ts.Elapsed),
 		EpochLoss: jfloat(ts.EpochLoss), EpochRows: ts.EpochRows,
-		Epochs: []ckptEpoch{}, HistorySteps: len(ts.History.Steps),
+		Epochs: []ckptEpoch{}, HistorySteps: len(ts.History.Steps), StepEvery: ts.History.StepEvery,
 	}
 	for _, v := range ts.EpochMetrics {
 		cs.EpochMetrics = append(cs.EpochMetrics, jfloat(v))
@@ -387,7 +436,7 @@ func LoadCheckpoint(path string, m *nn.Sequential) (*CheckpointInfo, error) {
 	if m == nil || !m.Compiled() {
 		return nil, fmt.Errorf("persist: load checkpoint %s: %w (call Compile first)", path, nn.ErrNotCompiled)
 	}
-	f, err := readSTFile("load checkpoint", path)
+	f, err := readFile("load checkpoint", path)
 	if err != nil {
 		return nil, err
 	}
@@ -399,7 +448,7 @@ func ReadCheckpoint(r io.Reader, m *nn.Sequential) (*CheckpointInfo, error) {
 	if m == nil || !m.Compiled() {
 		return nil, fmt.Errorf("persist: read checkpoint: %w (call Compile first)", nn.ErrNotCompiled)
 	}
-	f, err := readSTStream("read checkpoint", r)
+	f, err := readStream("read checkpoint", r)
 	if err != nil {
 		return nil, err
 	}
@@ -408,11 +457,7 @@ func ReadCheckpoint(r io.Reader, m *nn.Sequential) (*CheckpointInfo, error) {
 
 func restore(f *stFile, m *nn.Sequential) (*CheckpointInfo, error) {
 	if f.format != formatCheckpoint {
-		kind := f.format
-		if kind == "" {
-			kind = "plain safetensors"
-		}
-		return nil, formatError(f.op, f.name, "a %s file, not a checkpoint", kind)
+		return nil, formatError(f.op, f.name, "a %s file, not a checkpoint (descent's checkpoints are safetensors files written by SaveCheckpoint)", f.kind())
 	}
 	opt := m.Optimizer()
 	so, ok := opt.(optim.Stateful)
@@ -428,12 +473,17 @@ func restore(f *stFile, m *nn.Sequential) (*CheckpointInfo, error) {
 		}
 		return v
 	}
-	js, stateJS, optJS, trainJS := need(metaModel), need(metaTrainState), need(metaOptimizer), need(metaTraining)
+	_, stateJS, optJS, trainJS := need(metaModel), need(metaTrainState), need(metaOptimizer), need(metaTraining)
 	if len(missing) > 0 {
 		return nil, formatError(f.op, f.name, "metadata lacks %s", strings.Join(missing, ", "))
 	}
+	for _, k := range []string{metaOptimizer, metaTraining} {
+		if n := len(f.meta[k]); n > maxSmallJSON {
+			return nil, formatError(f.op, f.name, "%s is %d bytes, more than the %d its settings take", k, n, maxSmallJSON)
+		}
+	}
 
-	compareArchitecture(m, js, e)
+	checkArchitecture(f, m, e)
 	if dt, _, err := f.buildInfo(); err == nil && dt != m.DType() {
 		e.add(nn.ErrMismatch, "the checkpoint is %v, the model is %v", dt, m.DType())
 	}
@@ -466,11 +516,14 @@ func restore(f *stFile, m *nn.Sequential) (*CheckpointInfo, error) {
 	for _, p := range m.Params() {
 		params[p.Name()] = p.Shape()
 	}
+	type optBuf struct{ name, param, buffer string }
+	var bufs []optBuf
+	perParam := map[string]int{}
 	for _, name := range f.sortedNames() {
 		if !strings.HasPrefix(name, optimizerPrefix) {
 			continue
 		}
-		ti, raw, _ := f.tensor(name)
+		ti, _, _ := f.tensor(name)
 		rest := strings.TrimPrefix(name, optimizerPrefix)
 		i := strings.LastIndexByte(rest, '/')
 		if i <= 0 || i == len(rest)-1 {
@@ -486,23 +539,41 @@ func restore(f *stFile, m *nn.Sequential) (*CheckpointInfo, error) {
 			e.add(nn.ErrFormat, "optimizer tensor %s is %v, want F64", name, ti.DType)
 		case !shapeEqual(ti.Shape, shape):
 			e.add(nn.ErrMismatch, "optimizer tensor %s has shape %s, the parameter has %v", name, stShapeString(ti.Shape), shape)
+		case perParam[pname] == maxBuffers:
+			e.add(nn.ErrFormat, "optimizer tensor %s: more than %d optimizer buffers for parameter %s", name, maxBuffers, pname)
 		default:
-			checkFloats(e, name, ti.DType, raw)
-			vals := make([]float64, len(raw)/8)
-			for k := range vals {
-				vals[k] = math.Float64frombits(binary.LittleEndian.Uint64(raw[8*k:]))
-			}
-			if ostate.Buffers[pname] == nil {
-				ostate.Buffers[pname] = map[string][]float64{}
-			}
-			ostate.Buffers[pname][bname] = vals
+			perParam[pname]++
+			bufs = append(bufs, optBuf{name: name, param: pname, buffer: bname})
 		}
 	}
 
 	// Training state and History.
 	ts, ok := decodeTrainState(f, m, stateJS, e)
-	if err := e.errOrNil(); err != nil || !ok {
-		return nil, e
+	if !ok || (f.stream != nil && len(e.Problems) > 0) {
+		return nil, e // a stream's data is not read for a mismatched model
+	}
+
+	// Everything the values are for has been checked: read them (a
+	// stream's data), then check them.
+	if err := f.load(nil); err != nil {
+		return nil, err
+	}
+	checkPlan(plan, e)
+	for _, b := range bufs {
+		ti, raw, _ := f.tensor(b.name)
+		checkFloats(e, b.name, ti.DType, raw)
+		vals := make([]float64, len(raw)/8)
+		for k := range vals {
+			vals[k] = math.Float64frombits(binary.LittleEndian.Uint64(raw[8*k:]))
+		}
+		if ostate.Buffers[b.param] == nil {
+			ostate.Buffers[b.param] = map[string][]float64{}
+		}
+		ostate.Buffers[b.param][b.buffer] = vals
+	}
+	decodeSteps(f, &ts, e)
+	if err := e.errOrNil(); err != nil {
+		return nil, err
 	}
 
 	// Apply: each step validates before it changes anything, and the
@@ -524,52 +595,14 @@ func restore(f *stFile, m *nn.Sequential) (*CheckpointInfo, error) {
 	return &CheckpointInfo{Epoch: ts.Epoch, StepInEpoch: ts.StepInEpoch, Steps: ts.Steps, Fingerprint: saved}, nil
 }
 
-// compareArchitecture reports how the checkpoint's architecture differs
-// from the model's, layer by layer. Both are ToJSON's text, so layers are
-// compared as text, without decoding them (which custom layers would need
-// a registry for).
-func compareArchitecture(m *nn.Sequential, js string, e *LoadError) {
-	mine, err := keras.ToJSON(m)
-	if err != nil {
-		e.add(nn.ErrMismatch, "the model has no Keras JSON form: %v", err)
-		return
-	}
-	if string(mine) == js {
-		return
-	}
-	type arch struct {
-		Config struct {
-			Layers []json.RawMessage `json:"layers"`
-		} `json:"config"`
-	}
-	var a, b arch
-	if err := json.Unmarshal([]byte(js), &a); err != nil {
-		e.add(nn.ErrFormat, "%s: %v", metaModel, err)
-		return
-	}
-	if err := json.Unmarshal(mine, &b); err != nil {
-		e.add(nn.ErrMismatch, "the model's Keras JSON: %v", err)
-		return
-	}
-	la, lb := a.Config.Layers, b.Config.Layers
-	if len(la) != len(lb) {
-		e.add(nn.ErrMismatch, "the checkpoint's model has %d layers, the model %d", len(la), len(lb))
-		return
-	}
-	for i := range la {
-		if !bytes.Equal(la[i], lb[i]) {
-			e.add(nn.ErrMismatch, "layer %d: checkpoint %s, model %s", i+1, la[i], lb[i])
-		}
-	}
-}
-
 // decodeTrainState decodes and checks the training state and History.
 func decodeTrainState(f *stFile, m *nn.Sequential, stateJS string, e *LoadError) (nn.TrainState, bool) {
-	var cs ckptState
-	if err := json.Unmarshal([]byte(stateJS), &cs); err != nil {
+	var in ckptStateIn
+	if err := json.Unmarshal([]byte(stateJS), &in); err != nil {
 		e.add(nn.ErrFormat, "%s: %v", metaTrainState, err)
 		return nn.TrainState{}, false
 	}
+	cs := in.ckptState
 	bad := func(format string, args ...any) {
 		e.add(nn.ErrFormat, "%s: "+format, append([]any{metaTrainState}, args...)...)
 	}
@@ -592,6 +625,16 @@ func decodeTrainState(f *stFile, m *nn.Sequential, stateJS string, e *LoadError)
 			bad("dropout stream: %v", err)
 		}
 	}
+	if every := cs.StepEvery; every < 0 || every&(every-1) != 0 {
+		bad("step_every %d is not a power of two", every)
+	}
+	if len(in.EpochMetrics) > maxSmallJSON {
+		bad("epoch_metrics is %d bytes, more than %d", len(in.EpochMetrics), maxSmallJSON)
+	} else if len(in.EpochMetrics) > 0 {
+		if err := json.Unmarshal(in.EpochMetrics, &cs.EpochMetrics); err != nil {
+			bad("epoch_metrics: %v", err)
+		}
+	}
 	if n := len(cs.EpochMetrics); n != 0 && n != len(m.Metrics()) {
 		bad("%d partial metric sums, the model has %d metrics", n, len(m.Metrics()))
 	}
@@ -599,50 +642,124 @@ func decodeTrainState(f *stFile, m *nn.Sequential, stateJS string, e *LoadError)
 		Epoch: cs.Epoch, StepInEpoch: cs.StepInEpoch, Steps: cs.Steps, Examples: cs.Examples,
 		ScheduleStep: cs.ScheduleStep, LRScale: float64(cs.LRScale),
 		Shuffle: cs.Shuffle, EpochShuffle: cs.EpochShuffle, Dropout: cs.Dropout, Elapsed: time.Duration(cs.ElapsedNS),
-		EpochLoss: float64(cs.EpochLoss), EpochRows: cs.EpochRows, History: &nn.History{},
+		EpochLoss: float64(cs.EpochLoss), EpochRows: cs.EpochRows, History: &nn.History{StepEvery: cs.StepEvery},
 	}
 	for _, v := range cs.EpochMetrics {
 		ts.EpochMetrics = append(ts.EpochMetrics, float64(v))
 	}
-	for _, ce := range cs.Epochs {
-		rec := nn.EpochRecord{Epoch: ce.Epoch, Loss: float64(ce.Loss), LR: float64(ce.LR), Steps: ce.Steps,
-			Examples: ce.Examples, GradEvals: ce.GradEvals, Elapsed: time.Duration(ce.ElapsedNS), Metrics: map[string]float64{}}
-		for k, v := range ce.Metrics {
-			rec.Metrics[k] = float64(v)
-		}
-		ts.History.Epochs = append(ts.History.Epochs, rec)
+	epochs, err := decodeEpochs(in.Epochs, cs.Epoch, m)
+	if err != nil {
+		bad("%v", err)
+		return nn.TrainState{}, false
 	}
-	// History steps.
+	ts.History.Epochs = epochs
+	// History steps: the tensors' shapes now, their values once loaded
+	// (decodeSteps).
 	for _, name := range f.sortedNames() {
 		if strings.HasPrefix(name, historyPrefix) && name != histInts && name != histFloats {
 			e.add(nn.ErrFormat, "unknown history tensor %s", name)
 		}
 	}
 	n := cs.HistorySteps
-	ii, iraw, iok := f.tensor(histInts)
-	fi, fraw, fok := f.tensor(histFloats)
+	ii, _, iok := f.tensor(histInts)
+	fi, _, fok := f.tensor(histFloats)
 	switch {
 	case n == 0 && !iok && !fok:
+	case int64(n) > cs.Steps:
+		bad("%d step records of a run of %d steps", n, cs.Steps)
 	case !iok || !fok:
 		bad("%d step records but the history tensors %s and %s are not both present", n, histInts, histFloats)
 	case ii.DType != safetensors.I64 || !shapeEqual(ii.Shape, []int{n, stepInts}):
 		e.add(nn.ErrFormat, "%s is %v %s, want I64 [%d %d]", histInts, ii.DType, stShapeString(ii.Shape), n, stepInts)
 	case fi.DType != safetensors.F64 || !shapeEqual(fi.Shape, []int{n, stepFloats}):
 		e.add(nn.ErrFormat, "%s is %v %s, want F64 [%d %d]", histFloats, fi.DType, stShapeString(fi.Shape), n, stepFloats)
-	default:
-		ts.History.Steps = make([]nn.StepRecord, n)
-		for k := range ts.History.Steps {
-			var iv [stepInts]int64
-			for j := range iv {
-				iv[j] = int64(binary.LittleEndian.Uint64(iraw[8*(k*stepInts+j):]))
-			}
-			var fv [stepFloats]float64
-			for j := range fv {
-				fv[j] = math.Float64frombits(binary.LittleEndian.Uint64(fraw[8*(k*stepFloats+j):]))
-			}
-			ts.History.Steps[k] = nn.StepRecord{Epoch: int(iv[0]), Step: int(iv[1]), Batch: int(iv[2]), Examples: iv[3], GradEvals: iv[4],
-				Elapsed: time.Duration(iv[5]), Loss: fv[0], LR: fv[1], GradNorm: fv[2]}
-		}
 	}
 	return ts, true
+}
+
+// decodeSteps decodes the step records of the history tensors, whose
+// shapes decodeTrainState checked, and checks their step numbers.
+func decodeSteps(f *stFile, ts *nn.TrainState, e *LoadError) {
+	ii, iraw, iok := f.tensor(histInts)
+	fi, fraw, fok := f.tensor(histFloats)
+	if !iok || !fok || ii.DType != safetensors.I64 || fi.DType != safetensors.F64 {
+		return
+	}
+	n := len(iraw) / (8 * stepInts)
+	if len(iraw) != 8*stepInts*n || len(fraw) != 8*stepFloats*n {
+		return // reported by decodeTrainState
+	}
+	ts.History.Steps = make([]nn.StepRecord, n)
+	for k := range ts.History.Steps {
+		var iv [stepInts]int64
+		for j := range iv {
+			iv[j] = int64(binary.LittleEndian.Uint64(iraw[8*(k*stepInts+j):]))
+		}
+		var fv [stepFloats]float64
+		for j := range fv {
+			fv[j] = math.Float64frombits(binary.LittleEndian.Uint64(fraw[8*(k*stepFloats+j):]))
+		}
+		ts.History.Steps[k] = nn.StepRecord{Epoch: int(iv[0]), Step: int(iv[1]), Batch: int(iv[2]), Examples: iv[3], GradEvals: iv[4],
+			Elapsed: time.Duration(iv[5]), Loss: fv[0], LR: fv[1], GradNorm: fv[2]}
+	}
+	every, prev := max(ts.History.StepEvery, 1), 0
+	for k, s := range ts.History.Steps {
+		latest := k == n-1 // the latest step's record may be off the spacing
+		if s.Step <= prev || int64(s.Step) > ts.Steps || (!latest && (s.Step-1)%every != 0) {
+			e.add(nn.ErrFormat, "%s: record %d is of step %d, after step %d, in a run of %d steps recorded every %d", histInts, k, s.Step, prev, ts.Steps, every)
+			return
+		}
+		prev = s.Step
+	}
+}
+
+// decodeEpochs decodes the epoch records of a checkpoint's training state
+// one at a time: each at most maxSmallJSON bytes, complete, numbered 1, 2,
+// ... up to the epochs run, with metrics the model knows.
+func decodeEpochs(raw json.RawMessage, epochs int, m *nn.Sequential) ([]nn.EpochRecord, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	known := map[string]bool{"val_loss": true}
+	for _, mt := range m.Metrics() {
+		known[mt.Name()], known["val_"+mt.Name()] = true, true
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+		return nil, fmt.Errorf("epochs is not a list")
+	}
+	var out []nn.EpochRecord
+	for dec.More() {
+		i := len(out)
+		if i == epochs {
+			return nil, fmt.Errorf("more epoch records than the %d epochs run", epochs)
+		}
+		var one json.RawMessage
+		if err := dec.Decode(&one); err != nil {
+			return nil, fmt.Errorf("epoch record %d: %v", i+1, err)
+		}
+		if len(one) > maxSmallJSON {
+			return nil, fmt.Errorf("epoch record %d is %d bytes, more than %d", i+1, len(one), maxSmallJSON)
+		}
+		var ce ckptEpochIn
+		if err := json.Unmarshal(one, &ce); err != nil {
+			return nil, fmt.Errorf("epoch record %d: %v", i+1, err)
+		}
+		if ce.Epoch == nil || ce.Loss == nil || ce.Metrics == nil || ce.LR == nil || ce.Steps == nil || ce.Examples == nil || ce.GradEvals == nil || ce.ElapsedNS == nil {
+			return nil, fmt.Errorf("epoch record %d lacks a field (epoch, loss, metrics, lr, steps, examples, grad_evals and elapsed_ns are required)", i+1)
+		}
+		if *ce.Epoch != i+1 {
+			return nil, fmt.Errorf("epoch record %d is of epoch %d", i+1, *ce.Epoch)
+		}
+		rec := nn.EpochRecord{Epoch: *ce.Epoch, Loss: float64(*ce.Loss), LR: float64(*ce.LR), Steps: *ce.Steps,
+			Examples: *ce.Examples, GradEvals: *ce.GradEvals, Elapsed: time.Duration(*ce.ElapsedNS), Metrics: make(map[string]float64, len(ce.Metrics))}
+		for k, v := range ce.Metrics {
+			if !known[k] {
+				return nil, fmt.Errorf("epoch record %d has a metric %.40q the model does not compute", i+1, k)
+			}
+			rec.Metrics[k] = float64(v)
+		}
+		out = append(out, rec)
+	}
+	return out, nil
 }

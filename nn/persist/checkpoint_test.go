@@ -28,6 +28,7 @@ type resumeCase struct {
 	interval optim.Interval
 	stopAt   int64             // cancel after this step
 	layers   func() []nn.Layer // if nil, the XOR model's
+	records  int               // FitConfig.MaxStepRecords
 }
 
 // dropoutLayers is a network with Dropout and regularizers: its resumed
@@ -56,6 +57,9 @@ func resumeCases() []resumeCase {
 			schedule: optim.ExponentialLR{Gamma: 0.9}, interval: optim.PerEpoch, stopAt: 5},
 		{name: "minibatch3/adam/dropout+regularizers", dt: tensor.Float64, batching: data.Minibatch(3), opt: adam, stopAt: 7, layers: dropoutLayers},
 		{name: "stochastic/adam/dropout+regularizers/float32", dt: tensor.Float32, batching: data.Stochastic(), opt: adam, stopAt: 10, layers: dropoutLayers},
+		// 24 steps kept in 5 records: decimated before the interruption
+		// (every 4 at step 10) and after it (every 8).
+		{name: "stochastic/adam/5-step-records", dt: tensor.Float64, batching: data.Stochastic(), opt: adam, stopAt: 10, records: 5},
 	}
 }
 
@@ -73,15 +77,15 @@ func (c resumeCase) model(t testing.TB, seed uint64) *nn.Sequential {
 }
 
 func (c resumeCase) fit(epochs int) nn.FitConfig {
-	return nn.FitConfig{Epochs: epochs, Batching: c.batching, Schedule: c.schedule, ScheduleInterval: c.interval}
+	return nn.FitConfig{Epochs: epochs, Batching: c.batching, Schedule: c.schedule, ScheduleInterval: c.interval, MaxStepRecords: c.records}
 }
 
 // sameRun checks that two runs' histories and weights agree bit for bit
 // (elapsed times aside).
 func sameRun(t *testing.T, got, want *nn.Sequential, hg, hw *nn.History) {
 	t.Helper()
-	if len(hg.Steps) != len(hw.Steps) || len(hg.Epochs) != len(hw.Epochs) {
-		t.Fatalf("%d steps and %d epochs, want %d and %d", len(hg.Steps), len(hg.Epochs), len(hw.Steps), len(hw.Epochs))
+	if len(hg.Steps) != len(hw.Steps) || len(hg.Epochs) != len(hw.Epochs) || hg.StepEvery != hw.StepEvery {
+		t.Fatalf("%d step records (every %d) and %d epochs, want %d (every %d) and %d", len(hg.Steps), hg.StepEvery, len(hg.Epochs), len(hw.Steps), hw.StepEvery, len(hw.Epochs))
 	}
 	for i := range hw.Steps {
 		a, b := hg.Steps[i], hw.Steps[i]
@@ -148,6 +152,20 @@ func TestCheckpointResume(t *testing.T) {
 			}
 			if err := info.CheckFit(cfg); err != nil {
 				t.Error(err)
+			}
+			other := cfg
+			other.MaxStepRecords = c.records + 3
+			if err := info.CheckFit(other); !errors.Is(err, nn.ErrMismatch) || !strings.Contains(err.Error(), "MaxStepRecords") {
+				t.Errorf("CheckFit with another MaxStepRecords: err = %v", err)
+			}
+			if c.records > 0 {
+				ts, err := fresh.TrainState()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ts.History.StepEvery < 2 || len(ts.History.Steps) > c.records {
+					t.Errorf("restored %d step records every %d, want at most %d, decimated", len(ts.History.Steps), ts.History.StepEvery, c.records)
+				}
 			}
 			resumed := cfg
 			resumed.Resume = true
@@ -333,7 +351,8 @@ func TestLoadCheckpointErrors(t *testing.T) {
 		{"metrics", compile(xorLayers(), optim.NewAdam(0.05), tensor.Float64), []string{"metrics: checkpoint [accuracy], now []"}},
 		{"dtype", compile(xorLayers(), optim.NewAdam(0.05), tensor.Float32, "accuracy"), []string{"the checkpoint is float64, the model is float32", "is F64, the model is float32"}},
 		{"architecture", compile([]nn.Layer{&nn.Dense{Units: 8, InputDim: 2}, &nn.Activation{Fn: "relu"}, &nn.Dense{Units: 1}, &nn.Activation{Fn: "sigmoid"}}, optim.NewAdam(0.05), tensor.Float64, "accuracy"),
-			[]string{"layer 1:", `"units": 10`, `"units": 8`, "layer 2:", "dense_1/kernel:0 has shape [2 10]", "optimizer tensor optimizer/dense_1/kernel/exp_avg has shape"}},
+			[]string{"layer 1 (dense_1): units: the checkpoint 10, the model 8", `layer 2 (activation_1): activation: the checkpoint "tanh", the model "relu"`,
+				"dense_1/kernel:0 has shape [2 10]", "optimizer tensor optimizer/dense_1/kernel/exp_avg has shape"}},
 	}
 	for _, mc := range mismatches {
 		t.Run(mc.name, func(t *testing.T) {
@@ -347,6 +366,10 @@ func TestLoadCheckpointErrors(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not mention %q", err, w)
 				}
+			}
+			// Differences, not the two architectures to diff by hand.
+			if strings.Contains(err.Error(), "kernel_initializer") {
+				t.Errorf("error %q quotes whole layers", err)
 			}
 			if !before.equal(snapshotModel(t, m)) {
 				t.Error("a failed load changed the model")

@@ -10,6 +10,7 @@ import (
 	"github.com/descentlab/descent/data"
 	"github.com/descentlab/descent/graph"
 	"github.com/descentlab/descent/nn"
+	"github.com/descentlab/descent/nn/keras"
 	"github.com/descentlab/descent/nn/persist"
 	"github.com/descentlab/descent/optim"
 	"gorgonia.org/tensor"
@@ -168,4 +169,68 @@ func Example_customLayer() {
 	// _________________________________________________________________
 	// without the registry: true
 	// bit-identical after reload: true classes: [0 1 1 0]
+}
+
+// The last step of the Keras XOR tutorial: the architecture as JSON
+// (model.to_json), the weights as Keras's save_weights writes them, the
+// model rebuilt from the JSON (model_from_json) and given the weights
+// (load_weights). Keras reads the same two files.
+func Example_kerasTutorial() {
+	xor := data.XOR(tensor.Float64)
+	model := nn.NewSequential(
+		&nn.Dense{Units: 10, InputDim: 2},
+		&nn.Activation{Fn: "tanh"},
+		&nn.Dense{Units: 1},
+		&nn.Activation{Fn: "sigmoid"},
+	)
+	err := model.Compile(nn.CompileConfig{Loss: "binary_crossentropy", Optimizer: optim.NewSGD(0.1), Seed: 1})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if _, err := model.Fit(context.Background(), xor, nn.FitConfig{Epochs: 1000}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	dir, err := os.MkdirTemp("", "tutorial")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+
+	js, err := keras.ToJSON(model) // model_json = model.to_json()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	weights := filepath.Join(dir, "basic_weights.h5")
+	if err := persist.SaveWeights(weights, model); err != nil { // model.save_weights("basic_weights.h5")
+		fmt.Println(err)
+		return
+	}
+
+	loaded, err := keras.FromJSON(js) // loaded_model = model_from_json(model_json)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := loaded.Build(nn.BuildConfig{}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := persist.LoadWeights(weights, loaded); err != nil { // loaded_model.load_weights("basic_weights.h5")
+		fmt.Println(err)
+		return
+	}
+	probs, err := loaded.PredictRows(xor.X)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	classes, _ := loaded.PredictClasses(xor.X)
+	fmt.Printf("%.4f\n%v\n", probs, classes)
+	// Output:
+	// [[0.0182] [0.9553] [0.9617] [0.0491]]
+	// [0 1 1 0]
 }

@@ -1,13 +1,11 @@
 package persist
 
 import (
-	"bytes"
 	"encoding/binary"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,13 +31,12 @@ import (
 // named as Keras names weights, "<layer>/kernel:0" and "<layer>/bias:0",
 // with Keras's shapes ([in, units] kernels), in F32 or F64 as the model is.
 //
-// The codec is github.com/nlpodyssey/safetensors, which writes the
-// reference implementation's layout (tensors ordered by dtype alignment then
-// name, header padded with spaces). Its reader wants the whole file in
-// memory and does not bound what it parses by the file size itself, so
-// descent checks the header length against the file's size before it
-// allocates anything that the header claims, and only then reads the file:
-// no allocation is larger than the file.
+// The codec github.com/nlpodyssey/safetensors writes the reference
+// implementation's layout (tensors ordered by dtype alignment then name,
+// header padded with spaces). Reading is descent's own (read.go,
+// header.go): the codec wants the whole file in memory and decodes the
+// header into maps of interfaces, so a reader of hostile files checks
+// sizes itself before it allocates.
 //
 // Every load validates first and touches the model last, so a failed load
 // leaves the model as it was. Every save is atomic (see SaveWeights).
@@ -60,10 +57,6 @@ const (
 	// kinds; a file of another version is rejected.
 	formatVersion = "1"
 )
-
-// maxHeader is the largest header accepted: the reference
-// implementation's limit (100 MB).
-const maxHeader = 100_000_000
 
 // LoadError reports why a file cannot be loaded: every problem found, in
 // model order (a missing tensor, a wrong shape or dtype, NaN weights, an
@@ -106,191 +99,6 @@ func formatError(op, file, format string, args ...any) *LoadError {
 	e := &LoadError{Op: op, File: file}
 	e.add(nn.ErrFormat, format, args...)
 	return e
-}
-
-// stFile is a parsed safetensors file held in memory.
-type stFile struct {
-	op, name string
-	meta     map[string]string
-	infos    map[string]*safetensors.TensorInfo
-	data     []byte // the tensor data section
-	format   string // descent format, "" for a foreign file
-}
-
-// readSTFile reads a safetensors file, checking its header length against its
-// size before reading the rest.
-func readSTFile(op, path string) (*stFile, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("persist: %s: %w", op, err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("persist: %s: %w", op, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, formatError(op, path, "not a regular file")
-	}
-	size := fi.Size()
-	if size < 8 {
-		return nil, formatError(op, path, "file is %d bytes, shorter than the 8-byte header length (truncated, or not a safetensors file)", size)
-	}
-	var head [8]byte
-	if _, err := io.ReadFull(f, head[:]); err != nil {
-		return nil, fmt.Errorf("persist: %s %s: %w", op, path, err)
-	}
-	if string(head[:]) == hdf5Magic {
-		return parseFile(op, path, head[:])
-	}
-	if err := checkHeaderLength(binary.LittleEndian.Uint64(head[:]), uint64(size)); err != "" {
-		return nil, formatError(op, path, "%s", err)
-	}
-	if uint64(size) > uint64(math.MaxInt) {
-		return nil, formatError(op, path, "file of %d bytes is too large for memory", size)
-	}
-	buf := make([]byte, size)
-	copy(buf, head[:])
-	if _, err := io.ReadFull(f, buf[8:]); err != nil {
-		return nil, formatError(op, path, "file shrank while reading: %v", err)
-	}
-	return parseFile(op, path, buf)
-}
-
-// readSTStream reads a safetensors stream. The buffer grows with the bytes
-// actually read, never with what the header claims.
-func readSTStream(op string, r io.Reader) (*stFile, error) {
-	name := "<reader>"
-	if n, ok := r.(interface{ Name() string }); ok {
-		name = n.Name()
-	}
-	if r == nil {
-		return nil, formatError(op, name, "nil reader")
-	}
-	buf, err := io.ReadAll(r)
-	if err != nil {
-		return nil, fmt.Errorf("persist: %s %s: %w", op, name, err)
-	}
-	return parseFile(op, name, buf)
-}
-
-// checkHeaderLength returns why a header length n is impossible in a file
-// of size bytes, or "".
-func checkHeaderLength(n, size uint64) string {
-	switch {
-	case n > size-8:
-		return fmt.Sprintf("header length %d exceeds the %d bytes that follow it (truncated, or not a safetensors file)", n, size-8)
-	case n > maxHeader:
-		return fmt.Sprintf("header length %d exceeds the format's limit of %d bytes", n, maxHeader)
-	case n < 2:
-		return fmt.Sprintf("header length %d is too short for a JSON object (not a safetensors file)", n)
-	}
-	return ""
-}
-
-// hdf5Magic begins every HDF5 file (Keras's .h5 format).
-const hdf5Magic = "\x89HDF\r\n\x1a\n"
-
-// parseFile parses and validates a whole file, choosing its format by its
-// content: safetensors, the one descent writes, is the only format read
-// today. A reader of another format (Keras's HDF5) plugs in here by
-// returning the same stFile: metadata strings (the Keras JSON under
-// "model_json") and tensors by Keras weight name.
-func parseFile(op, name string, buf []byte) (*stFile, error) {
-	if bytes.HasPrefix(buf, []byte(hdf5Magic)) {
-		return nil, formatError(op, name, "an HDF5 file (Keras's .h5): descent reads safetensors files and does not read HDF5 yet")
-	}
-	return parseSafetensors(op, name, buf)
-}
-
-// parseSafetensors parses and validates a whole safetensors file.
-func parseSafetensors(op, name string, buf []byte) (*stFile, error) {
-	size := uint64(len(buf))
-	if size < 8 {
-		return nil, formatError(op, name, "file is %d bytes, shorter than the 8-byte header length (truncated, or not a safetensors file)", size)
-	}
-	n := binary.LittleEndian.Uint64(buf)
-	if err := checkHeaderLength(n, size); err != "" {
-		return nil, formatError(op, name, "%s", err)
-	}
-	if buf[8] != '{' {
-		return nil, formatError(op, name, "header does not start with '{' (not a safetensors file)")
-	}
-	hn, md, err := safetensors.ReadMetadata(buf)
-	if err != nil {
-		return nil, formatError(op, name, "%s", headerProblem(buf[8:8+n], size-8-n, err))
-	}
-	f := &stFile{op: op, name: name, meta: md.Metadata(), infos: md.Tensors(), data: buf[8+hn:]}
-	if err := f.checkFormat(); err != nil {
-		return nil, err
-	}
-	return f, nil
-}
-
-// headerProblem explains a header the codec rejected.
-func headerProblem(hdr []byte, avail uint64, err error) string {
-	var md safetensors.Metadata
-	if json.Unmarshal(hdr, &md) != nil {
-		return fmt.Sprintf("malformed header: %v", err)
-	}
-	var end uint64
-	for _, ti := range md.Tensors() {
-		end = max(end, ti.DataOffsets[1])
-	}
-	switch {
-	case end > avail:
-		return fmt.Sprintf("header describes %d bytes of tensor data, the file holds %d (truncated?)", end, avail)
-	case end < avail:
-		return fmt.Sprintf("%d bytes of unexpected data follow the tensors", avail-end)
-	}
-	return fmt.Sprintf("invalid header: %v", err)
-}
-
-// checkFormat checks descent's format and version keys when present.
-func (f *stFile) checkFormat() error {
-	format, hasFormat := f.meta[metaFormat]
-	version, hasVersion := f.meta[metaVersion]
-	if !hasFormat && !hasVersion {
-		return nil // a foreign file: weights only
-	}
-	if !hasVersion {
-		return formatError(f.op, f.name, "%s %q without %s", metaFormat, format, metaVersion)
-	}
-	if version != formatVersion {
-		return formatError(f.op, f.name, "format version %q is not supported (this descent reads version %s)", version, formatVersion)
-	}
-	switch format {
-	case formatWeights, formatModel, formatCheckpoint:
-	default:
-		return formatError(f.op, f.name, "unknown %s %q (want %s, %s or %s)", metaFormat, format, formatWeights, formatModel, formatCheckpoint)
-	}
-	f.format = format
-	return nil
-}
-
-// isWeight reports whether a tensor of the file is a model weight (and not
-// optimizer or history state of a checkpoint).
-func (f *stFile) isWeight(name string) bool {
-	return f.format != formatCheckpoint || !isStateTensor(name)
-}
-
-// tensor returns a tensor's info and bytes.
-func (f *stFile) tensor(name string) (*safetensors.TensorInfo, []byte, bool) {
-	ti, ok := f.infos[name]
-	if !ok {
-		return nil, nil, false
-	}
-	return ti, f.data[ti.DataOffsets[0]:ti.DataOffsets[1]], true
-}
-
-// sortedNames returns the file's tensor names, sorted.
-func (f *stFile) sortedNames() []string {
-	names := make([]string, 0, len(f.infos))
-	for n := range f.infos {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
 }
 
 // weightName returns a parameter's tensor name, Keras's weight name.
@@ -353,22 +161,29 @@ func checkFloats(e *LoadError, name string, dt safetensors.DType, data []byte) {
 	}
 }
 
-// weightCopy is one validated tensor to copy into a parameter.
+// weightCopy is one validated tensor to copy into a parameter: t holds
+// its elements, little-endian, in its dtype (converted when the parameter
+// differs, for HDF5 files).
 type weightCopy struct {
 	p    *graph.Param
-	data []byte
+	name string // in the file
+	t    *tensorEntry
 }
 
-// planWeights checks the file's weight tensors against the model's
-// parameters and returns the copies to make, or every problem found.
+// planWeights checks the file's weights against the model's parameters
+// and returns the copies to make, or every problem found. Safetensors
+// tensors are matched by name, HDF5 layers by layer name (see planH5).
 func planWeights(f *stFile, m *nn.Sequential, e *LoadError) []weightCopy {
+	if f.h5 != nil {
+		return planH5(f, m, e)
+	}
 	want := stDType(m.DType())
 	var plan []weightCopy
 	seen := map[string]bool{}
 	for _, p := range m.Params() {
 		name := weightName(p)
 		seen[name] = true
-		ti, data, ok := f.tensor(name)
+		ti, _, ok := f.tensor(name)
 		if !ok {
 			e.add(nn.ErrMismatch, "missing tensor %s (the model's %s, shape %v, %v)", name, p.Name(), p.Shape(), want)
 			continue
@@ -385,36 +200,55 @@ func planWeights(f *stFile, m *nn.Sequential, e *LoadError) []weightCopy {
 		if bad {
 			continue
 		}
-		checkFloats(e, name, ti.DType, data)
-		plan = append(plan, weightCopy{p, data})
+		plan = append(plan, weightCopy{p: p, name: name, t: ti})
 	}
 	for _, name := range f.sortedNames() {
 		if !seen[name] && f.isWeight(name) {
-			ti := f.infos[name]
+			ti := f.tensors[name]
 			e.add(nn.ErrMismatch, "unexpected tensor %s (%v %s): the model has no such weight", name, ti.DType, stShapeString(ti.Shape))
 		}
 	}
 	return plan
 }
 
-// copyWeights copies validated tensors into their parameters.
-func copyWeights(plan []weightCopy) {
+// checkPlan checks the values of the planned tensors, once loaded: all
+// finite.
+func checkPlan(plan []weightCopy, e *LoadError) {
 	for _, c := range plan {
-		decodeFloats(c.p.Value(), c.data)
+		checkFloats(e, c.name, c.t.DType, c.t.data)
 	}
 }
 
-// decodeFloats decodes little-endian data into t's backing slice, whose
-// length and dtype were checked.
-func decodeFloats(t *tensor.Dense, data []byte) {
+// copyWeights copies validated tensors into their parameters.
+func copyWeights(plan []weightCopy) {
+	for _, c := range plan {
+		decodeFloats(c.p.Value(), c.t.DType, c.t.data)
+	}
+}
+
+// decodeFloats decodes little-endian data of dtype src (F32 or F64) into
+// t's backing slice, whose length was checked, converting to t's dtype.
+func decodeFloats(t *tensor.Dense, src safetensors.DType, data []byte) {
+	at := func(i int) float64 {
+		if src == safetensors.F32 {
+			return float64(math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:])))
+		}
+		return math.Float64frombits(binary.LittleEndian.Uint64(data[8*i:]))
+	}
 	switch s := t.Data().(type) {
 	case []float64:
 		for i := range s {
-			s[i] = math.Float64frombits(binary.LittleEndian.Uint64(data[8*i:]))
+			s[i] = at(i)
 		}
 	case []float32:
+		if src == safetensors.F32 {
+			for i := range s {
+				s[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+			}
+			return
+		}
 		for i := range s {
-			s[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+			s[i] = float32(at(i))
 		}
 	}
 }
@@ -487,53 +321,93 @@ func WriteWeights(w io.Writer, m *nn.Sequential) error {
 	return nil
 }
 
-// SaveWeights writes the model's weights to a safetensors file: one tensor
-// per parameter, named by Keras's weight name ("dense_1/kernel:0"), with
-// Keras's shape, in the model's dtype (F32 or F64). The save is atomic: the
-// file is written to a temporary file in the same directory, synced and
-// renamed over path, so a crash leaves either the old file or the new one.
+// SaveWeights writes the model's weights to a file: one tensor per
+// parameter, named by Keras's weight name ("dense_1/kernel:0"), with
+// Keras's shape, in the model's dtype (F32 or F64). A path ending in .h5
+// or .hdf5 gets Keras 2's save_weights layout, which Keras's
+// load_weights and h5py read (a group per layer, Activation layers
+// included, the weights at "dense_1/dense_1/kernel:0"); any other path a
+// safetensors file. The save is atomic: the file is written to a
+// temporary file in the same directory, synced and renamed over path, so
+// a crash leaves either the old file or the new one.
 func SaveWeights(path string, m *nn.Sequential) error {
 	if !m.Built() {
 		return fmt.Errorf("persist: save weights %s: %w (call Build or Compile first)", path, nn.ErrNotBuilt)
 	}
-	if err := writeFileAtomic(path, func(w io.Writer) error { return WriteWeights(w, m) }); err != nil {
+	write := func(w io.Writer) error { return WriteWeights(w, m) }
+	if isH5Path(path) {
+		write = func(w io.Writer) error { return writeH5(w, m, false) }
+	}
+	if err := writeFileAtomic(path, write); err != nil {
 		return fmt.Errorf("persist: save weights %s: %w", path, err)
 	}
 	return nil
 }
 
-// LoadWeights sets the model's weights from a safetensors file written by
-// SaveWeights, Save or SaveCheckpoint, or by any program that names the
-// tensors as Keras does ("dense_1/kernel:0", "dense_1/bias:0"). The file
-// must hold exactly the model's weights, with its shapes and dtype, all
-// finite: otherwise the error, a *LoadError, lists every problem and the
-// model is unchanged.
+// LoadWeights sets the model's weights from a file, whose format it tells
+// by content: a safetensors file written by SaveWeights, Save or
+// SaveCheckpoint, or by any program that names the tensors as Keras does
+// ("dense_1/kernel:0", "dense_1/bias:0"); or a Keras HDF5 file of
+// save_weights or model.save, whose layers are matched by name (see
+// h5.go). The file must hold exactly the model's weights, with its shapes,
+// all finite, and a safetensors file the model's dtype (HDF5 weights are
+// converted, as Keras does).
+//
+// A whole-model or checkpoint file (and a Keras model.save file) also
+// describes an architecture: its weights are taken, and its architecture
+// must be the model's, compared layer by layer and field by field as
+// LoadCheckpoint compares it (to get the file's own model, use Load). A
+// checkpoint's training state is LoadCheckpoint's and is not read.
+//
+// On any problem the error, a *LoadError, lists them all and the model is
+// unchanged.
 func LoadWeights(path string, m *nn.Sequential) error {
 	if !m.Built() {
 		return fmt.Errorf("persist: load weights %s: %w (call Build or Compile first)", path, nn.ErrNotBuilt)
 	}
-	f, err := readSTFile("load weights", path)
+	f, err := readFile("load weights", path)
 	if err != nil {
 		return err
 	}
-	return applyWeights(f, m)
+	return applyWeights(f, m, true)
 }
 
-// ReadWeights is LoadWeights from a stream.
+// ReadWeights is LoadWeights from a stream, read through limits (see
+// read.go): it never holds more than twice the bytes the stream has sent.
 func ReadWeights(r io.Reader, m *nn.Sequential) error {
 	if !m.Built() {
 		return fmt.Errorf("persist: read weights: %w (call Build or Compile first)", nn.ErrNotBuilt)
 	}
-	f, err := readSTStream("read weights", r)
+	f, err := readStream("read weights", r)
 	if err != nil {
 		return err
 	}
-	return applyWeights(f, m)
+	return applyWeights(f, m, true)
 }
 
-func applyWeights(f *stFile, m *nn.Sequential) error {
+// applyWeights validates everything, then copies the weights; with arch,
+// the file's architecture and build metadata too.
+func applyWeights(f *stFile, m *nn.Sequential, arch bool) error {
 	e := &LoadError{Op: f.op, File: f.name}
+	if arch {
+		checkArchitecture(f, m, e)
+		if _, _, err := f.buildInfo(); err != nil {
+			var le *LoadError
+			if errors.As(err, &le) {
+				for _, p := range le.Problems {
+					e.add(nn.ErrFormat, "%s", p)
+				}
+			}
+		}
+	}
 	plan := planWeights(f, m, e)
+	if f.stream != nil && len(e.Problems) > 0 {
+		return e // a stream's data is not read for a mismatched model
+	}
+	if err := f.load(f.isWeight); err != nil {
+		return err
+	}
+	checkPlan(plan, e)
 	if err := e.errOrNil(); err != nil {
 		return err
 	}
@@ -576,16 +450,24 @@ func WriteModel(w io.Writer, m *nn.Sequential) error {
 	return nil
 }
 
-// Save writes the whole model to one safetensors file: the weights as
-// SaveWeights writes them, and in the metadata the Keras JSON of the
-// architecture ("model_json", see nn/keras), the dtype and seed, and the
-// format version. Load reads it back. The loss, optimizer and training
+// Save writes the whole model to one file: the weights as SaveWeights
+// writes them, with the architecture. A safetensors file's metadata holds
+// the Keras JSON of the architecture ("model_json", see nn/keras), the
+// dtype and seed, and the format version. A path ending in .h5 or .hdf5
+// gets Keras 2's model.save layout instead (the architecture in the
+// model_config attribute, the weights under model_weights), which Keras's
+// load_model reads; it has no place for the seed, so Load gives such a
+// model seed 0. Load reads both back. The loss, optimizer and training
 // state are not saved (see SaveCheckpoint). The save is atomic.
 func Save(path string, m *nn.Sequential) error {
 	if !m.Built() {
 		return fmt.Errorf("persist: save %s: %w (call Build or Compile first)", path, nn.ErrNotBuilt)
 	}
-	if err := writeFileAtomic(path, func(w io.Writer) error { return WriteModel(w, m) }); err != nil {
+	write := func(w io.Writer) error { return WriteModel(w, m) }
+	if isH5Path(path) {
+		write = func(w io.Writer) error { return writeH5(w, m, true) }
+	}
+	if err := writeFileAtomic(path, write); err != nil {
 		return fmt.Errorf("persist: save %s: %w", path, err)
 	}
 	return nil
@@ -596,6 +478,10 @@ type Options struct {
 	// Layers decodes the architecture's layers by Keras class name. If nil,
 	// nn.BuiltinLayers(); a program's own layers are added to a copy of it.
 	Layers nn.LayerRegistry
+	// MaxParams bounds the parameters of the model built (see
+	// nn.BuildConfig.MaxParams). If zero, nn.DefaultMaxParams (10^8);
+	// negative means no limit.
+	MaxParams int64
 }
 
 // Load reads a model saved by Save with the built-in layers (see
@@ -605,20 +491,24 @@ func Load(path string) (*nn.Sequential, error) { return Options{}.Load(path) }
 // ReadModel reads a model written by WriteModel with the built-in layers.
 func ReadModel(r io.Reader) (*nn.Sequential, error) { return Options{}.ReadModel(r) }
 
-// Load reads a model saved by Save (or a checkpoint) and returns it built,
-// with its weights, in the file's dtype and with its seed, ready for
-// Predict or Compile.
+// Load reads a whole model and returns it built, with its weights, in the
+// file's dtype and with its seed, ready for Predict or Compile: a file
+// written by Save (safetensors or .h5), a checkpoint, or a Keras model.save
+// HDF5 file (built in its weights' dtype, float32 for what Keras writes,
+// with seed 0). Before anything is built, the architecture is checked
+// against the file's own weights, layer by layer, and against MaxParams:
+// a file claiming 10^9 units for weights of 2×10 is refused at once.
 func (o Options) Load(path string) (*nn.Sequential, error) {
-	f, err := readSTFile("load", path)
+	f, err := readFile("load", path)
 	if err != nil {
 		return nil, err
 	}
 	return o.loadModel(f)
 }
 
-// ReadModel is Load from a stream.
+// ReadModel is Load from a stream, read through limits (see ReadWeights).
 func (o Options) ReadModel(r io.Reader) (*nn.Sequential, error) {
-	f, err := readSTStream("read model", r)
+	f, err := readStream("read model", r)
 	if err != nil {
 		return nil, err
 	}
@@ -628,47 +518,64 @@ func (o Options) ReadModel(r io.Reader) (*nn.Sequential, error) {
 func (o Options) loadModel(f *stFile) (*nn.Sequential, error) {
 	js, ok := f.meta[metaModel]
 	if !ok {
-		return nil, formatError(f.op, f.name, "no %s in the metadata: the file holds weights only (build the model and use LoadWeights)", metaModel)
+		return nil, formatError(f.op, f.name, "no architecture in the file (%s holds weights only): build the model and use LoadWeights", f.kind())
 	}
-	m, err := keras.Options{Layers: o.Layers}.FromJSON([]byte(js))
+	// The architecture is read without the parameter limit, so that a
+	// file whose architecture contradicts its weights says so; the limit
+	// applies to the model built.
+	m, err := keras.Options{Layers: o.Layers, MaxParams: -1}.FromJSON([]byte(js))
 	if err != nil {
 		return nil, fmt.Errorf("persist: %s %s: %w", f.op, f.name, err)
+	}
+	e := &LoadError{Op: f.op, File: f.name}
+	checkTensorsFit(f, m, e)
+	if err := e.errOrNil(); err != nil {
+		return nil, err
 	}
 	dt, seed, err := f.buildInfo()
 	if err != nil {
 		return nil, err
 	}
-	if err := m.Build(nn.BuildConfig{Seed: seed, DType: dt}); err != nil {
+	if err := m.CheckParams(o.MaxParams); err != nil {
+		return nil, fmt.Errorf("persist: %s %s: %w (raise persist.Options.MaxParams to load it)", f.op, f.name, err)
+	}
+	if err := m.Build(nn.BuildConfig{Seed: seed, DType: dt, MaxParams: o.MaxParams}); err != nil {
 		return nil, fmt.Errorf("persist: %s %s: %w", f.op, f.name, err)
 	}
-	if err := applyWeights(f, m); err != nil {
+	if err := applyWeights(f, m, false); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
 // buildInfo returns the dtype and seed recorded in the metadata; without
-// them, the dtype of the first weight tensor and seed 0.
+// them, the dtype of the weights (float32 for an HDF5 file without any)
+// and seed 0.
 func (f *stFile) buildInfo() (tensor.Dtype, uint64, error) {
+	if f.h5 != nil {
+		return f.h5Build(), 0, nil
+	}
 	var seed uint64
 	if s, ok := f.meta[metaSeed]; ok {
 		v, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			return tensor.Dtype{}, 0, formatError(f.op, f.name, "%s %q is not a seed", metaSeed, s)
+			return tensor.Dtype{}, 0, formatError(f.op, f.name, "%s %.40q is not a seed", metaSeed, s)
 		}
 		seed = v
 	}
+	wdt, hasWeights := f.weightDType()
 	if s, ok := f.meta[metaDType]; ok {
 		dt, err := graph.ParseDType(s)
 		if err != nil {
-			return tensor.Dtype{}, 0, formatError(f.op, f.name, "%s %q: want float32 or float64", metaDType, s)
+			return tensor.Dtype{}, 0, formatError(f.op, f.name, "%s %.40q: want float32 or float64", metaDType, s)
+		}
+		if hasWeights && wdt != stDType(dt) {
+			return tensor.Dtype{}, 0, formatError(f.op, f.name, "%s is %s, but the weights are %v", metaDType, dt, wdt)
 		}
 		return dt, seed, nil
 	}
-	for _, name := range f.sortedNames() {
-		if f.isWeight(name) && f.infos[name].DType == safetensors.F32 {
-			return tensor.Float32, seed, nil
-		}
+	if hasWeights && wdt == safetensors.F32 {
+		return tensor.Float32, seed, nil
 	}
 	return tensor.Float64, seed, nil
 }

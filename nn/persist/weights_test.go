@@ -287,8 +287,8 @@ func TestLoadWeightsFormatErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), path) {
 				t.Errorf("error %q does not name the file", err)
 			}
-			if !errors.Is(err, nn.ErrFormat) && !errors.Is(err, nn.ErrMismatch) {
-				t.Errorf("error %q wraps neither nn.ErrFormat nor nn.ErrMismatch", err)
+			if !errors.Is(err, nn.ErrFormat) && !errors.Is(err, nn.ErrMismatch) && !errors.Is(err, nn.ErrUnsupported) {
+				t.Errorf("error %q wraps none of nn.ErrFormat, ErrMismatch and ErrUnsupported", err)
 			}
 			t.Log(err)
 			if err := ReadWeights(bytes.NewReader(b), m); err == nil {

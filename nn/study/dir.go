@@ -293,10 +293,11 @@ func runFiles(dir string) ([]string, error) {
 }
 
 // ClearDir removes the results dir holds: study.json, the run files in
-// runs/ (and runs/ once empty), the summaries and the plots, and those of
-// a tuned study's tuning stage in dir/tuning. It removes nothing else, and
-// refuses (ErrDirInUse) a directory that holds files but no study.json,
-// since they are not study results. A missing directory is not an error.
+// runs/ (and runs/ once empty), the summaries and the plots, landscapes
+// included, and those of a tuned study's tuning stage in dir/tuning. It
+// removes nothing else, and refuses (ErrDirInUse) a directory that holds
+// files but no study.json, since they are not study results. A missing
+// directory is not an error.
 func ClearDir(dir string) error {
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -341,6 +342,11 @@ func clearFiles(dir string) error {
 			files = append(files, filepath.Join(dir, f+"."+ext))
 		}
 	}
+	landscapes, err := landscapeFiles(dir)
+	if err != nil {
+		return err
+	}
+	files = append(files, landscapes...)
 	for _, f := range files {
 		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("study: %w", err)

@@ -45,6 +45,12 @@
 // output directory. Errors are *ConfigError values naming the field as a
 // study file spells it.
 //
+// With Study.Landscape set, Run also keeps snapshots of the weights of the
+// pictured seeds' runs, and Study.Landscapes computes, for each such seed,
+// the loss on a plane through their paths (principal or filter-normalised
+// random directions) and along the straight lines from the initial to the
+// final weights; Landscape.Report draws them (see LandscapeConfig).
+//
 // A study can be written in Go or described in a JSON file (see File).
 //
 // study imports nn, nn/keras, nn/callbacks, data, optim and graph, and

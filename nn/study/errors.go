@@ -5,14 +5,17 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/descentlab/descent/nn"
 )
 
 // Sentinel errors wrapped by this package's errors; test with errors.Is.
 // Their text is not repeated in the messages, which say what is wrong.
 var (
 	// ErrConfig reports an invalid study or invalid options; the error is a
-	// *ConfigError naming the field.
-	ErrConfig = errors.New("invalid study")
+	// *ConfigError naming the field. It is nn.ErrConfig (and optim's), so
+	// errors.Is holds whichever package found the problem.
+	ErrConfig = nn.ErrConfig
 	// ErrDirInUse reports a results directory that holds the results of
 	// another study or shard, or files that are not study results.
 	ErrDirInUse = errors.New("results directory in use")

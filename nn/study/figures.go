@@ -81,6 +81,14 @@ func (r *Results) sensitivityPlot(name string) (*plot.Plot, error) {
 		p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
 		p.Y.Label.Text += ", log scale"
 	}
+	var xs []float64
+	for _, l := range lines {
+		for _, q := range l.pts {
+			xs = append(xs, q.X)
+		}
+	}
+	xlo, xhi := span(xs)
+	padLogAxis(&p.X, xlo, xhi)
 	for i, l := range lines {
 		if len(l.pts) == 0 {
 			continue
@@ -119,6 +127,7 @@ func (r *Results) noisePlot(name string) (*plot.Plot, error) {
 	p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
 	p.Add(plotter.NewGrid())
 	drawn := 0
+	ylo, yhi := math.Inf(1), math.Inf(-1)
 	for ci, runs := range byConfig {
 		var pts plotter.XYs
 		for k := 0; ; k++ {
@@ -139,6 +148,7 @@ func (r *Results) noisePlot(name string) (*plot.Plot, error) {
 			}
 			if n > 0 && gs > 0 && tr > 0 {
 				pts = append(pts, plotter.XY{X: float64(k + 1), Y: tr / gs})
+				ylo, yhi = math.Min(ylo, tr/gs), math.Max(yhi, tr/gs)
 			}
 		}
 		if len(pts) == 0 {
@@ -158,6 +168,7 @@ func (r *Results) noisePlot(name string) (*plot.Plot, error) {
 	if drawn == 0 {
 		return nil, nil
 	}
+	padLogAxis(&p.Y, ylo, yhi)
 	p.Legend.Top = true
 	return p, nil
 }

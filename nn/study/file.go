@@ -53,7 +53,8 @@ type File struct {
 	Grid   GridSpec    `json:"grid"`
 	Budget BudgetSpec  `json:"budget"`
 	Target *TargetSpec `json:"target,omitempty"`
-	// KeepSteps keeps every step's record in the results.
+	// KeepSteps keeps the step records in the results (see
+	// Study.KeepSteps).
 	KeepSteps bool `json:"keep_steps,omitempty"`
 	// Tune tunes each configuration's learning rate (see Tuning).
 	Tune *TuneSpec `json:"tune,omitempty"`
@@ -65,6 +66,9 @@ type File struct {
 	// EvalsPerDoubling evaluates the validation data within epochs (see
 	// Study.EvalsPerDoubling).
 	EvalsPerDoubling int `json:"evals_per_doubling,omitempty"`
+	// Landscape, if present (even as {}), turns on the landscapes (see
+	// LandscapeConfig).
+	Landscape *LandscapeConfig `json:"landscape,omitempty"`
 }
 
 // TuneSpec is Tuning in a study file; a missing budget is the study's.
@@ -277,7 +281,7 @@ func (f *File) Study() (*Study, error) {
 	}
 	g := f.Grid
 	s := &Study{Name: f.Name, Data: name, DType: dt, Loss: f.Loss, Metrics: f.Metrics, KeepSteps: f.KeepSteps,
-		Grid: Grid{Seeds: g.Seeds}, EvalsPerDoubling: f.EvalsPerDoubling}
+		Grid: Grid{Seeds: g.Seeds}, EvalsPerDoubling: f.EvalsPerDoubling, Landscape: f.Landscape}
 	var err error
 	switch Kind(f.Kind) {
 	case KindCompare, "compare":
@@ -528,11 +532,11 @@ func LoadData(spec DataSpec, dt tensor.Dtype) (train, val, test *data.Dataset, e
 		return nil, nil, nil, fmt.Errorf("study: data: %w", err)
 	}
 	if tf := spec.TestFraction; tf != 0 {
-		if all, test, err = all.Split(tf, rng); err != nil {
+		if all, test, err = all.Split(tf, rng.Uint64()); err != nil {
 			return nil, nil, nil, fieldErr("data.test_fraction", "%v", err)
 		}
 	}
-	if train, val, err = all.Split(frac, rng); err != nil {
+	if train, val, err = all.Split(frac, rng.Uint64()); err != nil {
 		return nil, nil, nil, fieldErr("data.validation", "%v", err)
 	}
 	return train, val, test, nil

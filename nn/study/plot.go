@@ -127,8 +127,8 @@ func (r *Results) Plot(dir string, opt PlotOptions) ([]string, error) {
 	save := func(p *plot.Plot, file string) error {
 		for _, ext := range formats {
 			path := filepath.Join(dir, file+"."+ext)
-			if err := p.Save(w, h, path); err != nil {
-				return fmt.Errorf("study: plot %s: %w", path, err)
+			if err := savePlot(p, w, h, path); err != nil {
+				return err
 			}
 			paths = append(paths, path)
 		}
@@ -170,6 +170,28 @@ func (r *Results) Plot(dir string, opt PlotOptions) ([]string, error) {
 		}
 	}
 	return paths, nil
+}
+
+// savePlot saves a figure; a panic inside gonum/plot (it panics on some
+// inputs, such as a log axis whose range reaches zero) is returned as an
+// error.
+func savePlot(p *plot.Plot, w, h vg.Length, path string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("study: plot %s: gonum/plot panicked: %v", path, r)
+		}
+	}()
+	if err := p.Save(w, h, path); err != nil {
+		return fmt.Errorf("study: plot %s: %w", path, err)
+	}
+	return nil
+}
+
+// padLogAxis sets a log axis's range to lo..hi, widened by a factor on each
+// side, so that a single value (gonum would pad it linearly, through zero)
+// still draws.
+func padLogAxis(ax *plot.Axis, lo, hi float64) {
+	ax.Min, ax.Max = lo/1.5, hi*1.5
 }
 
 // curve is one configuration's mean and band.

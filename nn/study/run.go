@@ -151,6 +151,10 @@ type RunResult struct {
 	// Err is the error that ended the run, if any; History then holds what
 	// was recorded before it.
 	Err string
+	// Trajectory holds snapshots of the run's weights when Study.Landscape
+	// pictures its seed (nil otherwise). It is kept in memory only: Write
+	// does not save it.
+	Trajectory []nn.Snapshot
 }
 
 // EvalPoint is one evaluation of the validation data during a run: when
@@ -312,6 +316,10 @@ func (s *Study) train(ctx context.Context, r Run) (out RunResult) {
 	}
 	if s.Callbacks != nil {
 		cbs = append(cbs, s.Callbacks(r)...)
+	}
+	if tr := s.trajectory(r); tr != nil {
+		cbs = append(cbs, tr)
+		defer func() { out.Trajectory = tr.Snapshots }()
 	}
 	b := s.Budget
 	hist, err := m.Fit(ctx, s.Train, nn.FitConfig{

@@ -71,10 +71,15 @@ type Study struct {
 	// run, so that stateful callbacks are not shared). Runs always end
 	// cleanly on a non-finite loss (callbacks.TerminateOnNaN).
 	Callbacks func(Run) []nn.Callback
-	// KeepSteps keeps every optimizer step's record in the results. Without
-	// it only epoch records are kept, which is what the summary and the
-	// plots use (a stochastic epoch on MNIST has tens of thousands of steps).
+	// KeepSteps keeps the step records in the results, at Fit's default
+	// resolution (every step up to nn.DefaultMaxStepRecords, then an evenly
+	// spaced sample, see nn.FitConfig.MaxStepRecords). Without it only
+	// epoch records are kept, which is what the summary and the plots use
+	// (a stochastic epoch on MNIST has tens of thousands of steps).
 	KeepSteps bool
+	// Landscape, if set, keeps snapshots of the weights of the runs of the
+	// seeds it pictures, for Study.Landscapes (see LandscapeConfig).
+	Landscape *LandscapeConfig
 
 	// stage and tuning are set on the stages of a tuned study.
 	stage  Stage
@@ -331,7 +336,7 @@ func (s *Study) Validate() error {
 			return fieldErr("tune.metric", "%q is not recorded (valid: %s)", m, strings.Join(valid, ", "))
 		}
 	}
-	return nil
+	return s.Landscape.validate(s)
 }
 
 func (s *Study) validateGrid() error {

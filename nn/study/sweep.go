@@ -303,6 +303,15 @@ func (r *Results) sweepPlot(name string, examples bool) (*plot.Plot, error) {
 		p.Add(l)
 		p.Legend.Add(fmt.Sprintf("B_simple near the target = %s", g3(sw.NoiseScale)), l)
 	}
+	ylo, yhi := math.Inf(1), math.Inf(-1)
+	for i, q := range pts {
+		ylo, yhi = math.Min(ylo, q.Y-errs[i].Low), math.Max(yhi, q.Y+errs[i].High)
+	}
+	if !examples {
+		ylo = math.Min(ylo, ymin/3)
+	}
+	padLogAxis(&p.X, bmin, bmax)
+	padLogAxis(&p.Y, ylo, yhi)
 	p.Legend.Top, p.Legend.Left = true, examples
 	return p, nil
 }

@@ -200,7 +200,7 @@ func (s *Study) configNames() []string {
 
 // TuningStage returns the tuning stage of a tuned study as a study of its
 // own: every rate of every configuration, with the tuning seeds and
-// budget, without test data or noise-scale probes. It can be run, sharded
+// budget, without test data, noise-scale probes or landscape snapshots. It can be run, sharded
 // and merged like any study; FinalStage takes its results.
 func (s *Study) TuningStage() (*Study, error) {
 	if s.Tune == nil {
@@ -214,7 +214,7 @@ func (s *Study) TuningStage() (*Study, error) {
 
 func (s *Study) tuningStage() *Study {
 	t := *s
-	t.Tune, t.Test, t.NoiseScale = nil, nil, nil
+	t.Tune, t.Test, t.NoiseScale, t.Landscape = nil, nil, nil, nil
 	t.Grid.Seeds = s.Grid.Seeds[:1]
 	if len(s.Tune.Seeds) > 0 {
 		t.Grid.Seeds = s.Tune.Seeds
