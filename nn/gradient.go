@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 
 	"github.com/descentlab/descent/data"
-
 	"gorgonia.org/tensor"
 )
 

@@ -184,16 +184,18 @@ func gatherRows(x, y *tensor.Dense, d *data.Dataset, idx []int) error {
 }
 
 // sqNorm returns the squared global norm of the model's gradients.
+// Float64s and Float32s view the gradients without allocating.
 func sqNorm(m *nn.Sequential) float64 {
 	var s float64
 	for _, p := range m.Params() {
-		switch g := p.Grad().Data().(type) {
-		case []float64:
-			for _, v := range g {
+		g := p.Grad()
+		switch g.Dtype() {
+		case tensor.Float64:
+			for _, v := range g.Float64s() {
 				s += v * v
 			}
-		case []float32:
-			for _, v := range g {
+		case tensor.Float32:
+			for _, v := range g.Float32s() {
 				s += float64(v) * float64(v)
 			}
 		}
