@@ -168,5 +168,34 @@ for merged in "out/results/$jid/merged" "$run/offset"; do
   echo "$merged: $(echo "$files" | wc -w) files equal to the unsharded run's"
 done
 cat "out/results/$jid/merged/summary.md"
+
+say "a tuned study: submit.sh runs the tuning stage, then the final stage"
+tuned=examples/compare/studies/tiny-tuned.json
+submitted=$(examples/compare/slurm/submit.sh "$tuned" 3)
+echo "$submitted"
+ids=$(echo "$submitted" | sed -n 's/^[a-z]*: *array job \([0-9]*\) .*, merge job \([0-9]*\)$/\1 \2/p' | tr '\n' ' ')
+read -r tjid tmid fjid fmid <<<"$ids"
+[ -n "${fmid:-}" ] || fail "submit.sh did not print the tuned study's job ids"
+for _ in $(seq 300); do
+  [ -z "$(squeue -h -j "$tjid,$tmid,$fjid,$fmid" 2>/dev/null)" ] && break
+  sleep 1
+done
+[ -z "$(squeue -h -j "$tjid,$tmid,$fjid,$fmid")" ] || { squeue; fail "tuned jobs still queued after 300 s"; }
+for id in "$tjid" "$tmid" "$fjid" "$fmid"; do
+  if scontrol show job "$id" | grep -o 'JobState=[A-Z_]*' | grep -qv 'JobState=COMPLETED'; then
+    fail "job $id of the tuned study did not complete"
+  fi
+done
+out/bin/compare -study "$tuned" -q -out "$run/tuned" >/dev/null
+for pair in "$run/tuned/tuning out/results/$tjid/merged" "$run/tuned out/results/$fjid/merged"; do
+  read -r whole merged <<<"$pair"
+  for f in study.json summary.md summary.csv summary.json; do
+    diff <(untimed "$whole/$f") <(untimed "$merged/$f") >/dev/null || {
+      diff <(untimed "$whole/$f") <(untimed "$merged/$f") | head -20
+      fail "$merged/$f differs from the unsharded run's"
+    }
+  done
+  echo "$merged: equal to the unsharded run's $(basename "$whole")"
+done
 echo
 echo "slurm: recipe passed in $((SECONDS - began)) s"

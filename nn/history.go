@@ -40,6 +40,10 @@ type EpochRecord struct {
 	Examples  int64 // rows fed so far, over the whole run
 	GradEvals int64 // gradient evaluations so far
 	Elapsed   time.Duration
+	// Noise is the gradient noise scale estimated during the epoch, when a
+	// callback such as callbacks.GradientNoiseScale records it (its Probes
+	// is 0 otherwise).
+	Noise GradientNoise
 }
 
 // History is the record of a run, Keras's History with per-step detail.

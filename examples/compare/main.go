@@ -1,12 +1,17 @@
 // Command compare is descent's main experiment: it compares gradient-descent
 // variants (full batch, stochastic, minibatch) and optimizers on one model
-// and dataset over several seeds, prints a summary table and writes CSV,
-// JSON and plots. See README.md.
+// and dataset over several seeds, each with its learning rate tuned on
+// validation data, prints a summary table and writes CSV, JSON and plots.
+// See README.md.
 //
-// With no flags it trains a 784-64-10 MLP on 5,000 MNIST training images
-// (validated on 2,000 test images) for 10 epochs with full-batch, stochastic
-// and minibatch(32) SGD (lr 0.05) and minibatch(32) Adam (lr 0.001), 3 seeds
-// each, and writes ./out/compare.
+// With no flags it trains a 784-32-10 MLP on all of MNIST (54,000 training
+// images, the last 6,000 training images for validation and tuning, the
+// 10,000 test images for the final report) for 2 epochs with full-batch,
+// stochastic and minibatch(32) SGD and minibatch(32) Adam: a tuning stage
+// tries four rates per configuration with seed 1, then the chosen rate
+// trains with seeds 1, 2 and 3 (studies/mnist.json), into ./out/compare.
+// -batch-sweep measures the steps to a target against the batch size
+// instead (studies/mnist-sweep.json).
 package main
 
 import (
@@ -24,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/descentlab/descent/data"
 	"github.com/descentlab/descent/nn/study"
 )
 
@@ -43,32 +49,55 @@ type optFlags []string
 func (o *optFlags) String() string     { return strings.Join(*o, " ") }
 func (o *optFlags) Set(s string) error { *o = append(*o, s); return nil }
 
+// The default study's optimizers: each variant's rates, four per decade
+// and a half around where they are best (the table says when a choice is at
+// an end of its grid).
+var defaultOpts = []string{
+	"sgd:lr=0.1/0.316/1/3.16,on=full",
+	"sgd:lr=0.001/0.00316/0.01/0.0316,on=stochastic",
+	"sgd:lr=0.0316/0.1/0.316/1,on=minibatch(32)",
+	"adam:lr=0.000316/0.001/0.00316/0.01,on=minibatch(32)",
+}
+
 func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
 		dataName   = fs.String("data", "mnist", "dataset: mnist, xor, moons, spirals, circles, blobs, or a CSV file (header, target in the last column or -target-col)")
-		trainN     = fs.Int("train", 5000, "MNIST: training images (the first ones)")
-		valN       = fs.Int("val", 2000, "MNIST: validation images (the first test images)")
+		trainN     = fs.Int("train", 0, "MNIST: training images, the first of the 60,000 (default all but -val)")
+		valN       = fs.Int("val", 0, "MNIST: validation images, the last of the 60,000 training images (default 6000; 2000 with -batch-sweep)")
+		testN      = fs.Int("test", 0, "MNIST: test images, the first of the 10,000 (default all)")
 		rows       = fs.Int("n", 400, "generated problems and CSV: rows before the 25% validation split")
 		targetCol  = fs.String("target-col", "", "CSV: name of the target column (default the last); -class reads it as class labels")
 		class      = fs.Bool("class", false, "CSV: the target column holds class labels")
-		hidden     = fs.String("hidden", "", "hidden layer widths of the MLP, comma-separated (default 64 for mnist, 16,16 otherwise; xor uses the 2-10-1 network)")
+		hidden     = fs.String("hidden", "", "hidden layer widths of the MLP, comma-separated (default 32 for mnist, 16,16 otherwise; xor uses the 2-10-1 network)")
 		activation = fs.String("activation", "", "hidden activation (default relu for mnist, tanh otherwise)")
-		variants   = fs.String("variants", "full,stochastic,minibatch(32)", "descent variants: full, stochastic, minibatch(n) or mbN, comma-separated")
-		lrs        = fs.String("lrs", "0.05", "learning rates of optimizers without their own, comma-separated")
+		variants   = fs.String("variants", "full,stochastic,minibatch(32)", "descent variants: full, stochastic, minibatch(n) or mbN, comma-separated (a batch sweep: 1, 2, 4, ... and full)")
+		lrs        = fs.String("lrs", "", "learning rates of optimizers without their own, comma-separated (the tuning grid)")
 		seeds      = fs.String("seeds", "1,2,3", "seeds, comma-separated")
-		epochs     = fs.Int("epochs", 10, "epochs per run")
+		epochs     = fs.Int("epochs", 2, "epochs per run")
 		maxEx      = fs.Int64("max-examples", 0, "stop each run after this many examples (0: no limit)")
 		maxGE      = fs.Int64("max-grad-evals", 0, "stop each run after this many gradient evaluations (0: no limit)")
 		maxTime    = fs.Duration("max-time", 0, "stop each run after this much training time (0: no limit)")
-		target     = fs.Float64("target", 0.5, "target value of -target-metric for the \"to target\" columns (0: none)")
+		target     = fs.Float64("target", 0.2, "target value of -target-metric for the \"to target\" columns (0: none)")
 		targetM    = fs.String("target-metric", "val_loss", "metric of the target: val_loss, loss, val_accuracy, ...")
+		tune       = fs.Bool("tune", true, "tune each configuration's learning rate over its rates on the validation data, then train it with every seed")
+		tuneMetric = fs.String("tune-metric", "", "what ranks the rates: val_loss, val_accuracy or steps_to_target (default val_loss; steps_to_target for -batch-sweep)")
+		tuneSeeds  = fs.String("tune-seeds", "", "seeds of the tuning runs, comma-separated (default the first of -seeds)")
+		tuneEpochs = fs.Int("tune-epochs", 0, "epochs of each tuning run (default -epochs, with the same limits)")
+		noise      = fs.Bool("noise", true, "estimate the gradient noise scale B_simple during the (final) runs")
+		evals      = fs.Int("evals-per-doubling", 2, "also evaluate the validation data within epochs, this many times each time the steps double (0: at epoch ends only)")
+		sweep      = fs.Bool("batch-sweep", false, "sweep the batch size of minibatch SGD (1, 2, 4, ..., full) with tuned rates; report steps and examples to the target, the critical batch size and the noise scale")
+		stage      = fs.String("stage", "", "of a tuned study, run only this stage: tune (shardable; merge it, then run -tuning)")
+		tuningDir  = fs.String("tuning", "", "run a tuned study's final stage (shardable) with the rates chosen from these merged tuning results")
+		baseline   = fs.String("baseline", "", "configuration the others are compared with, paired by seed (default the first), e.g. \"minibatch(32) sgd\"")
+		cmpMetric  = fs.String("compare-metric", "", "final quantity of the paired comparisons (default test_accuracy, else val_accuracy, ...)")
+		band       = fs.String("band", "ci95", "band around the curves: ci95 (95% confidence interval over seeds), minmax or none")
 		dtype      = fs.String("dtype", "", "float32 or float64 (default float32 for mnist, float64 otherwise)")
 		workers    = fs.Int("workers", 0, "runs trained at once (default GOMAXPROCS)")
 		shard      = fs.String("shard", "", "run only shard i/n of the grid (run i goes to shard i mod n)")
 		out        = fs.String("out", "out/compare", "output directory (created; refused if it holds other results, see -clear)")
-		clear      = fs.Bool("clear", false, "first remove the results -out holds (study.json, runs/, summaries, plots; nothing else)")
+		clear      = fs.Bool("clear", false, "first remove the results -out holds (study.json, runs/, tuning/, summaries, plots; nothing else)")
 		studyFile  = fs.String("study", "", "read the study from this JSON file instead of the flags above")
 		merge      = fs.Bool("merge", false, "merge the result directories given as arguments into -out, without training")
 		dryRun     = fs.Bool("dry-run", false, "check the study, the shard and -out, print the runs, and stop without training or writing")
@@ -77,9 +106,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		landscape  = fs.Bool("landscape", false, "also draw the loss landscape around the first seed's runs into -out (a study file's \"landscape\" object sets it too)")
 		opts       optFlags
 	)
-	fs.Var(&opts, "opt", "optimizer, repeatable: name[:key=value,...]; keys lr (rates separated by /), on (variants separated by /) and the optimizer's hyperparameters, e.g. -opt sgd:momentum=0.9 -opt adam:lr=0.001,on=mb32 (default sgd, and adam:lr=0.001,on=minibatch(32))")
+	fs.Var(&opts, "opt", "optimizer, repeatable: name[:key=value,...]; keys lr (rates separated by /), on (variants separated by /) and the optimizer's hyperparameters, e.g. -opt sgd:momentum=0.9 -opt adam:lr=0.001,on=mb32 (default: each variant's own rates, see the README)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: compare [flags]\n       compare -study file.json [-shard i/n] [-workers n] [-out dir] [-clear] [-dry-run]\n       compare -merge [-out dir] [-clear] dir...\n\n")
+		fmt.Fprintf(stderr, "usage: compare [flags]\n       compare -study file.json [-stage tune | -tuning dir] [-shard i/n] [-workers n] [-out dir] [-clear] [-dry-run]\n       compare -merge [-out dir] [-clear] dir...\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -92,11 +121,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if *quiet {
 		progress = nil
 	}
+	ropt := study.ReportOptions{PlotOptions: study.PlotOptions{Band: *band}, Summary: study.SummaryOptions{Baseline: *baseline, Metric: *cmpMetric}}
 	if *merge {
-		if err := onlyFlags(set, "-merge", "merge", "out", "clear", "q"); err != nil {
+		if err := onlyFlags(set, "-merge", "merge", "out", "clear", "q", "baseline", "compare-metric", "band"); err != nil {
 			return err
 		}
-		return mergeDirs(fs.Args(), *out, *clear, stdout, stderr)
+		return mergeDirs(fs.Args(), *out, *clear, ropt, stdout, stderr)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q (did you mean -merge?)", fs.Args())
@@ -105,32 +135,49 @@ func run(args []string, stdout, stderr io.Writer) error {
 	var s *study.Study
 	var err error
 	if *studyFile != "" {
-		if err := onlyFlags(set, "-study", "study", "workers", "shard", "out", "clear", "dry-run", "q", "landscape"); err != nil {
+		if err := onlyFlags(set, "-study", "study", "workers", "shard", "out", "clear", "dry-run", "q", "stage", "tuning", "baseline", "compare-metric", "band", "landscape"); err != nil {
 			return err
 		}
 		if s, err = study.ReadFile(*studyFile); err != nil {
 			return err
 		}
 	} else {
-		if *quick {
-			*dataName, *rows = pick(set["data"], *dataName, "moons"), pickInt(set["n"], *rows, 120)
-			*epochs = pickInt(set["epochs"], *epochs, 3)
-			*seeds = pick(set["seeds"], *seeds, "1,2")
-			*lrs = pick(set["lrs"], *lrs, "0.3")
-			if !set["opt"] {
-				opts = optFlags{"sgd", "adam:lr=0.01,on=minibatch(32)"}
-			}
-		}
-		f, err := fileFromFlags(flagValues{
-			data: *dataName, train: *trainN, val: *valN, rows: *rows, targetCol: *targetCol, class: *class,
+		v := flagValues{
+			data: *dataName, train: *trainN, val: *valN, test: *testN, rows: *rows, targetCol: *targetCol, class: *class,
 			hidden: *hidden, activation: *activation, variants: *variants, lrs: *lrs, seeds: *seeds, opts: opts,
 			epochs: *epochs, maxEx: *maxEx, maxGE: *maxGE, maxTime: *maxTime, target: *target, targetMetric: *targetM, dtype: *dtype,
-		})
+			tune: *tune, tuneMetric: *tuneMetric, tuneSeeds: *tuneSeeds, tuneEpochs: *tuneEpochs, noise: *noise, sweep: *sweep,
+			evals: *evals,
+		}
+		defaults(&v, set, *quick)
+		f, err := fileFromFlags(v)
 		if err != nil {
 			return err
 		}
 		if s, err = f.Study(); err != nil {
 			return flagError(err)
+		}
+	}
+	switch {
+	case *stage != "" && *stage != "tune":
+		return fmt.Errorf("-stage %q, want tune (the final stage runs with -tuning)", *stage)
+	case *stage != "" && *tuningDir != "":
+		return fmt.Errorf("-stage tune and -tuning: run the tuning stage, merge it, then the final stage")
+	case (*stage != "" || *tuningDir != "") && s.Tune == nil:
+		return fmt.Errorf("-stage and -tuning apply to a tuned study, and this one is not (-tune=false, or no \"tune\" in the study file)")
+	case *stage == "tune" && *landscape:
+		return fmt.Errorf("-landscape pictures the final stage's runs, not the tuning stage's")
+	case *stage == "tune":
+		if s, err = s.TuningStage(); err != nil {
+			return flagError(err)
+		}
+	case *tuningDir != "":
+		tres, err := study.Load(*tuningDir)
+		if err != nil {
+			return err
+		}
+		if s, err = s.FinalStage(tres); err != nil {
+			return err
 		}
 	}
 	opt := study.Options{Workers: *workers, Progress: progress}
@@ -141,6 +188,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if *landscape && s.Landscape == nil {
 		s.Landscape = &study.LandscapeConfig{}
+		if s.Train.Len() > landscapeRows {
+			// Full MNIST: the losses of the pictures on a subset, at the
+			// cost the README measures.
+			s.Landscape.Rows = landscapeRows
+		}
 	}
 	if s.Landscape != nil && opt.Shard.Count > 1 {
 		// A landscape needs all the runs of its seed, in one process.
@@ -169,18 +221,32 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return flagError(err)
 	}
-	fmt.Fprintf(stdout, "study %s: %s, %d training and %d validation rows, %d configurations x %d seeds = %d runs",
-		s.Name, s.Data, s.Train.Len(), valLen(s), len(s.Configs()), len(s.Grid.Seeds), len(s.Configs())*len(s.Grid.Seeds))
-	if opt.Shard.Count > 1 {
-		fmt.Fprintf(stdout, ", shard %s: %d runs", opt.Shard, len(runs))
+	if err := checkBaseline(s, *baseline); err != nil {
+		return err
 	}
-	fmt.Fprintln(stdout)
+	if s.Tune != nil {
+		ts, _ := s.TuningStage()
+		fmt.Fprintf(stdout, "study %s: %s, %d training, %d validation and %d test rows; tuning stage: %d rates x %d seeds = %d runs; final stage: %d configurations x %d seeds = %d runs\n",
+			s.Name, s.Data, s.Train.Len(), dataLen(s.Validation), dataLen(s.Test), len(ts.Configs()), len(ts.Grid.Seeds), len(runs),
+			len(configNames(s)), len(s.Grid.Seeds), len(configNames(s))*len(s.Grid.Seeds))
+	} else {
+		fmt.Fprintf(stdout, "study %s: %s, %d training, %d validation and %d test rows, %d configurations x %d seeds = %d runs",
+			s.Name, s.Data, s.Train.Len(), dataLen(s.Validation), dataLen(s.Test), len(s.Configs()), len(s.Grid.Seeds), len(s.Configs())*len(s.Grid.Seeds))
+		if opt.Shard.Count > 1 {
+			fmt.Fprintf(stdout, ", shard %s: %d runs", opt.Shard, len(runs))
+		}
+		fmt.Fprintln(stdout)
+	}
 	if *dryRun {
 		fp, err := s.Fingerprint()
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "fingerprint %s\ndry run: would train into %s:\n", fp, *out)
+		what := ""
+		if s.Tune != nil {
+			what = " (the tuning stage; then the final stage with the chosen rates)"
+		}
+		fmt.Fprintf(stdout, "fingerprint %s\ndry run: would train into %s%s:\n", fp, *out, what)
 		for _, r := range runs {
 			fmt.Fprintf(stdout, "  %s\n", r.ID())
 		}
@@ -194,8 +260,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil && res == nil {
 		return flagError(err)
 	}
-	fmt.Fprintf(stdout, "trained %d runs in %s\n\n", len(res.Runs), time.Since(start).Round(100*time.Millisecond))
-	if rerr := report(res, *out, stdout); rerr != nil {
+	trained := len(res.Runs)
+	if res.Tuning != nil {
+		trained += len(res.Tuning.Runs)
+	}
+	fmt.Fprintf(stdout, "trained %d runs in %s\n\n", trained, time.Since(start).Round(100*time.Millisecond))
+	if res.Tuning != nil {
+		if _, rerr := res.Tuning.Report(filepath.Join(*out, study.TuningDir), study.ReportOptions{PlotOptions: ropt.PlotOptions}); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+	}
+	if rerr := report(res, *out, ropt, stdout); rerr != nil {
 		return errors.Join(err, rerr)
 	}
 	if ferr := failures(res, *out, stderr); ferr != nil {
@@ -206,6 +281,106 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	return err
 }
+
+// checkBaseline refuses, before training, a -baseline that names no
+// configuration.
+func checkBaseline(s *study.Study, name string) error {
+	if name == "" {
+		return nil
+	}
+	names := configNames(s)
+	for _, c := range s.Configs() {
+		if strings.EqualFold(name, c.Name()) || strings.EqualFold(name, c.String()) {
+			return nil
+		}
+	}
+	return fmt.Errorf("-baseline: %q is not a configuration (valid: %s)", name, strings.Join(names, "; "))
+}
+
+// configNames lists a study's configurations without their rates.
+func configNames(s *study.Study) []string {
+	var names []string
+	for _, c := range s.Configs() {
+		if !slices.Contains(names, c.Name()) {
+			names = append(names, c.Name())
+		}
+	}
+	return names
+}
+
+// defaults fills in the flags not set: the default MNIST study, the batch
+// sweep's, and -quick's small versions of both.
+func defaults(v *flagValues, set map[string]bool, quick bool) {
+	str := func(name string, p *string, val string) {
+		if !set[name] {
+			*p = val
+		}
+	}
+	num := func(name string, p *int, val int) {
+		if !set[name] {
+			*p = val
+		}
+	}
+	switch {
+	case quick && v.sweep:
+		str("data", &v.data, "moons")
+		num("n", &v.rows, 160)
+		num("epochs", &v.epochs, 40)
+		str("seeds", &v.seeds, "1,2")
+		str("lrs", &v.lrs, "0.3,1,3")
+		if !set["max-grad-evals"] {
+			v.maxGE = 400
+		}
+		if !set["target"] {
+			v.target = 0.4
+		}
+	case quick:
+		num("evals-per-doubling", &v.evals, 0)
+		str("data", &v.data, "moons")
+		num("n", &v.rows, 120)
+		num("epochs", &v.epochs, 3)
+		str("seeds", &v.seeds, "1,2")
+		str("lrs", &v.lrs, "0.1,0.3,1,3")
+		if !set["opt"] {
+			v.opts = []string{"sgd", "adam:lr=0.003/0.01/0.03/0.1,on=minibatch(32)"}
+		}
+		if !set["target"] {
+			v.target = 0.4
+		}
+	case v.sweep:
+		num("train", &v.train, 8192)
+		num("val", &v.val, 2000)
+		num("epochs", &v.epochs, 60)
+		str("lrs", &v.lrs, "0.003,0.01,0.03,0.1,0.3,1,3")
+		if !set["max-grad-evals"] {
+			v.maxGE = 4000
+		}
+		if !set["target"] {
+			v.target = 0.5
+		}
+	}
+	if v.sweep {
+		if !set["opt"] {
+			v.opts = []string{"sgd"}
+		}
+		if !set["variants"] {
+			v.variants = ""
+		}
+		return
+	}
+	if !set["opt"] && !set["lrs"] && !set["variants"] && !quick {
+		v.opts = defaultOpts
+	}
+	if v.lrs == "" && len(v.opts) == 0 {
+		v.lrs = "0.01,0.0316,0.1,0.316,1"
+	}
+	if !set["opt"] && len(v.opts) == 0 {
+		v.opts = []string{"sgd", "adam:lr=0.000316/0.001/0.00316/0.01,on=minibatch(32)"}
+	}
+}
+
+// landscapeRows bounds the rows -landscape computes each loss on.
+const landscapeRows = 5000
 
 // drawLandscapes computes and draws the study's landscapes into dir.
 func drawLandscapes(ctx context.Context, s *study.Study, res *study.Results, dir string, workers int, progress, stdout io.Writer) error {
@@ -255,8 +430,10 @@ var fieldFlags = []struct{ field, flag string }{
 	{"budget.epochs", "-epochs"}, {"budget.max_examples", "-max-examples"}, {"budget.max_grad_evals", "-max-grad-evals"},
 	{"budget.max_time", "-max-time"}, {"target.metric", "-target-metric"}, {"target.value", "-target"},
 	{"model.hidden", "-hidden"}, {"model.activation", "-activation"}, {"data.name", "-data"}, {"data.path", "-data"},
-	{"data.target", "-target-col"}, {"data.train", "-train"}, {"data.val", "-val"}, {"data.n", "-n"}, {"dtype", "-dtype"},
-	{"workers", "-workers"}, {"shard", "-shard"}, {"dir", "-out"},
+	{"data.target", "-target-col"}, {"data.train", "-train"}, {"data.val", "-val"}, {"data.test", "-test"}, {"data.n", "-n"}, {"dtype", "-dtype"},
+	{"workers", "-workers"}, {"shard", "-shard"}, {"dir", "-out"}, {"tune.metric", "-tune-metric"}, {"tune.seeds", "-tune-seeds"},
+	{"tune.budget.epochs", "-tune-epochs"}, {"tune", "-tune"}, {"noise_scale", "-noise"}, {"baseline", "-baseline"},
+	{"compare_metric", "-compare-metric"}, {"band", "-band"}, {"kind", "-batch-sweep"}, {"evals_per_doubling", "-evals-per-doubling"},
 }
 
 // flagError renames the field of a study error made from the flags to the
@@ -275,7 +452,7 @@ func flagError(err error) error {
 }
 
 // mergeDirs merges result directories into out, never one of them.
-func mergeDirs(dirs []string, out string, clear bool, stdout, stderr io.Writer) error {
+func mergeDirs(dirs []string, out string, clear bool, ropt study.ReportOptions, stdout, stderr io.Writer) error {
 	if len(dirs) == 0 {
 		return fmt.Errorf("-merge needs result directories as arguments")
 	}
@@ -293,10 +470,13 @@ func mergeDirs(dirs []string, out string, clear bool, stdout, stderr io.Writer) 
 			return err
 		}
 	}
+	if _, err := res.SummaryWith(ropt.Summary); err != nil {
+		return flagError(err)
+	}
 	if err := res.Write(out); err != nil {
 		return err
 	}
-	if err := report(res, out, stdout); err != nil {
+	if err := report(res, out, ropt, stdout); err != nil {
 		return err
 	}
 	if len(res.MissingShards) > 0 {
@@ -348,11 +528,11 @@ func ints2str(v []int) string {
 	return strings.Join(s, ", ")
 }
 
-func valLen(s *study.Study) int {
-	if s.Validation == nil {
+func dataLen(d *data.Dataset) int {
+	if d == nil {
 		return 0
 	}
-	return s.Validation.Len()
+	return d.Len()
 }
 
 func pick(isSet bool, cur, quick string) string {
@@ -370,16 +550,33 @@ func pickInt(isSet bool, cur, quick int) int {
 }
 
 // report writes the table and plots next to the results in dir and prints
-// the table.
-func report(res *study.Results, dir string, stdout io.Writer) error {
-	paths, err := res.Report(dir, study.PlotOptions{})
+// the table (and a batch sweep's analysis).
+func report(res *study.Results, dir string, ropt study.ReportOptions, stdout io.Writer) error {
+	paths, err := res.Report(dir, ropt)
 	if err != nil {
+		return flagError(err)
+	}
+	sum, err := res.SummaryWith(ropt.Summary)
+	if err != nil {
+		return flagError(err)
+	}
+	if err := sum.WriteMarkdown(stdout); err != nil {
 		return err
 	}
-	if err := res.Summary().WriteMarkdown(stdout); err != nil {
-		return err
+	if res.Meta.Kind == study.KindBatchSweep && len(res.Runs) > 0 {
+		sw, err := res.Sweep()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout)
+		if err := sw.WriteMarkdown(stdout); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(stdout, "\nwrote %s: study.json, runs/ (%d runs, CSV and JSON),", dir, len(res.Runs))
+	if res.Tuning != nil {
+		fmt.Fprintf(stdout, " %s/ (the tuning stage's %d runs and report),", study.TuningDir, len(res.Tuning.Runs))
+	}
 	for _, p := range paths {
 		fmt.Fprintf(stdout, " %s", filepath.Base(p))
 	}
@@ -388,18 +585,24 @@ func report(res *study.Results, dir string, stdout io.Writer) error {
 }
 
 type flagValues struct {
-	data                 string
-	train, val, rows     int
-	targetCol            string
-	class                bool
-	hidden, activation   string
-	variants, lrs, seeds string
-	opts                 []string
-	epochs               int
-	maxEx, maxGE         int64
-	maxTime              time.Duration
-	target               float64
-	targetMetric, dtype  string
+	data                   string
+	train, val, test, rows int
+	targetCol              string
+	class                  bool
+	hidden, activation     string
+	variants, lrs, seeds   string
+	opts                   []string
+	epochs                 int
+	maxEx, maxGE           int64
+	maxTime                time.Duration
+	target                 float64
+	targetMetric, dtype    string
+	tune                   bool
+	tuneMetric             string
+	tuneSeeds              string
+	tuneEpochs             int
+	noise, sweep           bool
+	evals                  int
 }
 
 // fileFromFlags turns the flags into a study file, so that flags and files
@@ -416,7 +619,7 @@ func fileFromFlags(v flagValues) (*study.File, error) {
 		f.Data = study.DataSpec{Name: "csv", Path: v.data, Target: v.targetCol, Class: v.class}
 		name = strings.TrimSuffix(filepath.Base(v.data), filepath.Ext(v.data))
 	case name == "mnist":
-		f.Data = study.DataSpec{Name: "mnist", Train: v.train, Val: v.val}
+		f.Data = study.DataSpec{Name: "mnist", Train: v.train, Val: v.val, Test: v.test}
 	default:
 		f.Data = study.DataSpec{Name: name, N: v.rows}
 	}
@@ -429,7 +632,7 @@ func fileFromFlags(v flagValues) (*study.File, error) {
 		if hid == "" {
 			hid = "16,16"
 			if name == "mnist" {
-				hid = "64"
+				hid = "32"
 			}
 		}
 		if act == "" {
@@ -449,8 +652,39 @@ func fileFromFlags(v flagValues) (*study.File, error) {
 	}
 	f.Grid.Variants = splitVariants(v.variants)
 	var err error
-	if f.Grid.LRs, err = floats("-lrs", v.lrs, ","); err != nil {
-		return nil, err
+	if v.lrs != "" {
+		if f.Grid.LRs, err = floats("-lrs", v.lrs, ","); err != nil {
+			return nil, err
+		}
+	}
+	if v.sweep {
+		f.Kind = string(study.KindBatchSweep)
+	}
+	if v.noise {
+		f.NoiseScale = &study.NoiseScaleSpec{}
+	}
+	if !v.sweep {
+		f.EvalsPerDoubling = v.evals
+	}
+	if v.tune {
+		f.Tune = &study.TuneSpec{Metric: v.tuneMetric}
+		if v.tuneEpochs != 0 {
+			f.Tune.Budget = &study.BudgetSpec{Epochs: v.tuneEpochs, MaxExamples: v.maxEx, MaxGradEvals: v.maxGE}
+			if v.maxTime != 0 {
+				f.Tune.Budget.MaxTime = v.maxTime.String()
+			}
+		}
+		if v.tuneSeeds != "" {
+			for _, p := range strings.Split(v.tuneSeeds, ",") {
+				seed, err := strconv.ParseUint(strings.TrimSpace(p), 10, 64)
+				if err != nil {
+					return nil, fmt.Errorf("-tune-seeds: %q is not a non-negative integer", p)
+				}
+				f.Tune.Seeds = append(f.Tune.Seeds, seed)
+			}
+		}
+	} else if v.tuneMetric != "" || v.tuneSeeds != "" || v.tuneEpochs != 0 {
+		return nil, fmt.Errorf("-tune-metric, -tune-seeds and -tune-epochs need -tune")
 	}
 	for _, p := range strings.Split(v.seeds, ",") {
 		seed, err := strconv.ParseUint(strings.TrimSpace(p), 10, 64)
@@ -459,11 +693,7 @@ func fileFromFlags(v flagValues) (*study.File, error) {
 		}
 		f.Grid.Seeds = append(f.Grid.Seeds, seed)
 	}
-	opts := v.opts
-	if len(opts) == 0 {
-		opts = []string{"sgd", "adam:lr=0.001,on=minibatch(32)"}
-	}
-	for _, o := range opts {
+	for _, o := range v.opts {
 		spec, err := parseOpt(o)
 		if err != nil {
 			return nil, err

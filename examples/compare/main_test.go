@@ -11,8 +11,8 @@ import (
 )
 
 // tiny are the flags of a study that trains in well under a second: two
-// moons, 60 rows, one epoch, one seed, four configurations.
-var tiny = []string{"-quick", "-q", "-n", "60", "-epochs", "1", "-seeds", "1"}
+// moons, 60 rows, one epoch, one seed, four configurations, untuned.
+var tiny = []string{"-quick", "-q", "-tune=false", "-noise=false", "-n", "60", "-epochs", "1", "-seeds", "1", "-lrs", "0.3", "-opt", "sgd", "-opt", "adam:lr=0.01,on=minibatch(32)"}
 
 // compare runs the command with args and returns its stdout, stderr and
 // error.
@@ -57,7 +57,7 @@ func TestRefusedBeforeTraining(t *testing.T) {
 		{"target metric", with("-target-metric", "val_acuracy"), `-target-metric: "val_acuracy" is not recorded (valid: loss, accuracy, val_loss, val_accuracy)`},
 		{"target", with("-target", "NaN"), "-target: NaN is not finite"},
 		{"variant", with("-variants", "tiny"), `-variants[0]: "tiny" is not a variant`},
-		{"optimizer", with("-opt", "sgdx"), `-opt[0].name: optim: unknown optimizer "sgdx"`},
+		{"optimizer", with("-opt", "sgdx"), `-opt[2].name: optim: unknown optimizer "sgdx"`},
 		{"hidden", with("-hidden", "8,0"), "-hidden[1]: width 0 must be positive"},
 		{"dataset", with("-data", "iris"), `-data: unknown dataset "iris"`},
 		{"dtype", with("-dtype", "float16"), `-dtype: "float16", want float32 or float64`},
@@ -277,6 +277,17 @@ func TestStudyFiles(t *testing.T) {
 	if dflt != file {
 		t.Errorf("studies/mnist.json is not the default study:\nflags: %s\nfile:  %s", dflt, file)
 	}
+	dflt, _, err = compare(t, "-dry-run", "-batch-sweep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, _, err = compare(t, "-dry-run", "-study", "studies/mnist-sweep.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dflt != file {
+		t.Errorf("studies/mnist-sweep.json is not the default batch sweep:\nflags: %s\nfile:  %s", dflt, file)
+	}
 }
 
 // untimed returns a summary file without its timing columns or fields.
@@ -345,4 +356,62 @@ func listing(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return sb.String()
+}
+
+// TestTunedStagesSharded runs the quick tuned study whole, then its tuning
+// stage in three shards, merged, and its final stage in two shards from
+// the merged tuning, merged: the same choices and the same table.
+func TestTunedStagesSharded(t *testing.T) {
+	dir := t.TempDir()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	quick := []string{"-quick", "-q", "-noise=false"}
+	mustCompare(t, append(quick, "-out", p("whole"))...)
+	for i := range 3 {
+		mustCompare(t, append(quick, "-stage", "tune", "-shard", []string{"0/3", "1/3", "2/3"}[i], "-out", p("tune"+string(rune('0'+i))))...)
+	}
+	mustCompare(t, "-merge", "-q", "-out", p("tuning"), p("tune0"), p("tune1"), p("tune2"))
+	for i := range 2 {
+		mustCompare(t, append(quick, "-tuning", p("tuning"), "-shard", []string{"0/2", "1/2"}[i], "-out", p("final"+string(rune('0'+i))))...)
+	}
+	mustCompare(t, "-merge", "-q", "-out", p("final"), p("final0"), p("final1"))
+	for _, f := range []string{"summary.md", "summary.json"} {
+		if a, b := untimed(t, p("whole/"+f)), untimed(t, p("final/"+f)); a != b {
+			t.Errorf("%s: sharded stages differ from the whole:\n%s\n%s", f, a, b)
+		}
+	}
+	if a, b := untimed(t, p("whole/tuning/summary.json")), untimed(t, p("tuning/summary.json")); a != b {
+		t.Errorf("tuning summaries differ:\n%s\n%s", a, b)
+	}
+	// A tuned study cannot be sharded whole, the final stage needs every
+	// tuning shard, and the stages apply to tuned studies only.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{append(quick, "-shard", "0/2"), "two stages"},
+		{append(quick, "-tuning", p("tune0"), "-shard", "0/2"), "merge all its shards first"},
+		{append(quick, "-tune=false", "-stage", "tune"), "apply to a tuned study"},
+		{append(quick, "-stage", "final"), `-stage "final", want tune`},
+		{append(quick, "-baseline", "wobble"), `-baseline: "wobble" is not a configuration`},
+	} {
+		if _, _, err := compare(t, append(tc.args, "-out", p("x"))...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("compare %v: got %v, want an error containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestBatchSweepQuick runs the quick batch sweep and checks its outputs.
+func TestBatchSweepQuick(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "sweep")
+	stdout, _ := mustCompare(t, "-quick", "-batch-sweep", "-q", "-out", out)
+	for _, s := range []string{"## Batch-size scaling", "| batch size | lr (tuned) |", "region"} {
+		if !strings.Contains(stdout, s) {
+			t.Errorf("output lacks %q:\n%s", s, stdout)
+		}
+	}
+	for _, f := range []string{"sweep.md", "steps_vs_batch.png", "examples_vs_batch.png", "sensitivity.png"} {
+		if fi, err := os.Stat(filepath.Join(out, f)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s not written: %v", f, err)
+		}
+	}
 }

@@ -151,9 +151,9 @@ func checkDir(dir string, meta Meta) error {
 	}
 	m, old, err := readManifest(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		entries, err := os.ReadDir(dir)
+		entries, err := foreign(dir)
 		if err != nil {
-			return fmt.Errorf("study: %w", err)
+			return err
 		}
 		if len(entries) > 0 {
 			return errorf(ErrDirInUse, "%s holds files that are not study results (%s): choose another directory", dir, names(entries))
@@ -171,6 +171,78 @@ func checkDir(dir string, meta Meta) error {
 		return errorf(ErrDirInUse, "%s holds shard %s of this study, not %s: clear it or choose another directory", dir, old.Shard, meta.Shard)
 	}
 	return nil
+}
+
+// foreign lists the entries of a directory without study.json other than
+// a tuning stage's subdirectory (TuningDir), which a tuned study writes
+// before its final stage.
+func foreign(dir string) ([]os.DirEntry, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("study: %w", err)
+	}
+	return slices.DeleteFunc(entries, func(e os.DirEntry) bool { return e.Name() == TuningDir && e.IsDir() }), nil
+}
+
+// checkTunedDir reports whether dir could take the final stage of the tuned
+// study whose tuning stage has fingerprint tuningHash, before the rates
+// are chosen: it may be missing, empty but for the tuning stage, or hold a
+// final stage of the same tuning stage (which the new one replaces).
+func checkTunedDir(dir, tuningHash string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return &ConfigError{Field: "dir", Err: err}
+	case !fi.IsDir():
+		return fieldErr("dir", "%s is not a directory", dir)
+	}
+	m, old, err := readManifest(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		entries, err := foreign(dir)
+		if err != nil {
+			return err
+		}
+		if len(entries) > 0 {
+			return errorf(ErrDirInUse, "%s holds files that are not study results (%s): choose another directory", dir, names(entries))
+		}
+		return nil
+	}
+	if err != nil {
+		return errorf(ErrDirInUse, "%s holds results that cannot be read (%w): clear it", dir, err)
+	}
+	if old.Stage != StageFinal || old.Tuning == nil || old.Tuning.StudyHash != tuningHash {
+		return errorf(ErrDirInUse, "%s holds the results of another study (%q, %d runs): clear it or choose another directory", dir, old.Name, len(m.Runs))
+	}
+	if old.Shard.Count > 1 {
+		return errorf(ErrDirInUse, "%s holds shard %s of this study's final stage, not the whole: clear it or choose another directory", dir, old.Shard)
+	}
+	return nil
+}
+
+// clearFinal removes from dir (checked by checkTunedDir) an earlier final
+// stage whose rates differ from final's, keeping the tuning stage.
+func clearFinal(dir string, final *Study) error {
+	_, old, err := readManifest(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	runs, err := final.Runs()
+	if err != nil {
+		return err
+	}
+	meta, err := final.meta(len(runs), Shard{})
+	if err != nil {
+		return err
+	}
+	if old.Fingerprint() == meta.Fingerprint() {
+		return nil // claim replaces its runs
+	}
+	return clearFiles(dir)
 }
 
 // differences names the fields of study.json in which two studies differ.
@@ -222,33 +294,50 @@ func runFiles(dir string) ([]string, error) {
 
 // ClearDir removes the results dir holds: study.json, the run files in
 // runs/ (and runs/ once empty), the summaries and the plots, landscapes
-// included. It removes
-// nothing else, and refuses (ErrDirInUse) a directory that holds files but
-// no study.json, since they are not study results. A missing directory is
-// not an error.
+// included, and those of a tuned study's tuning stage in dir/tuning. It
+// removes nothing else, and refuses (ErrDirInUse) a directory that holds
+// files but no study.json, since they are not study results. A missing
+// directory is not an error.
 func ClearDir(dir string) error {
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
+	tuning := filepath.Join(dir, TuningDir)
 	if _, err := os.Stat(filepath.Join(dir, manifestName)); errors.Is(err, fs.ErrNotExist) {
-		entries, err := os.ReadDir(dir)
+		entries, err := foreign(dir)
 		if err != nil {
-			return fmt.Errorf("study: %w", err)
+			return err
 		}
 		if len(entries) > 0 {
 			return errorf(ErrDirInUse, "%s holds files that are not study results (%s): not clearing it", dir, names(entries))
 		}
-		return nil
+	} else if err := clearFiles(dir); err != nil {
+		return err
 	}
+	if _, err := os.Stat(tuning); err == nil {
+		if err := ClearDir(tuning); err != nil {
+			return err
+		}
+		if left, err := os.ReadDir(tuning); err == nil && len(left) == 0 {
+			if err := os.Remove(tuning); err != nil {
+				return fmt.Errorf("study: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// clearFiles removes the results of dir itself (not its tuning stage).
+func clearFiles(dir string) error {
 	files, err := runFiles(dir)
 	if err != nil {
 		return err
 	}
 	files = append(files, filepath.Join(dir, manifestName))
-	for _, f := range []string{"summary.md", "summary.csv", "summary.json"} {
+	for _, f := range []string{"summary.md", "summary.csv", "summary.json", "sweep.md"} {
 		files = append(files, filepath.Join(dir, f))
 	}
-	for _, f := range []string{FigLossEpochs, FigLossExamples, FigLossGradEvals, FigLossTime, FigValAccuracy} {
+	for _, f := range figures {
 		for _, ext := range []string{"png", "svg", "pdf", "eps"} {
 			files = append(files, filepath.Join(dir, f+"."+ext))
 		}

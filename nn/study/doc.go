@@ -22,6 +22,24 @@
 // the shards and runs missing. A directory holding other results is never
 // written into (ClearDir clears one).
 //
+// A study can tune each configuration's learning rate the way published
+// comparisons do (Study.Tune, Tuning): a tuning stage trains every rate of
+// the configuration's grid with fewer seeds, ranks the rates on the
+// validation data only (a validation metric, or the steps to a target),
+// and a final stage trains the chosen rate with every seed and evaluates
+// the test set (Study.Test) once at the end. The stages are studies of
+// their own (TuningStage, FinalStage), so each can be sharded and merged;
+// a merged tuning stage chooses exactly what one machine would.
+//
+// Tables give the mean over seeds with its 95% confidence interval
+// (Student t) and compare each configuration with a baseline by paired
+// tests over seeds (paired t; Wilcoxon signed-rank from 6 seeds): every
+// run of a seed starts from the same weights. A batch sweep (KindBatchSweep,
+// BatchSweep) measures the steps and examples to a target against the
+// batch size, fits McCandlish et al.'s model for the critical batch size
+// and marks Shallue et al.'s regions; the gradient noise scale B_simple
+// can be estimated during every run (Study.NoiseScale).
+//
 // Everything that can be checked is checked before training (Plan): the
 // fields, a trial model built and evaluated on one row, the options and the
 // output directory. Errors are *ConfigError values naming the field as a
@@ -35,7 +53,8 @@
 //
 // A study can be written in Go or described in a JSON file (see File).
 //
-// study imports nn, data, optim and graph; nothing in descent imports it.
+// study imports nn, nn/keras, nn/callbacks, data, optim and graph, and
+// gonum's stat and plot; nothing in descent imports it.
 //
 // May import: nn, nn/keras, nn/callbacks, data, optim, graph.
 package study

@@ -91,3 +91,13 @@ func (e *kindError) Unwrap() []error { return []error{e.kind, e.err} }
 func errorf(kind error, format string, args ...any) error {
 	return &kindError{kind: kind, err: fmt.Errorf("study: "+format, args...)}
 }
+
+// inField prefixes the field of a *ConfigError with prefix ("tune.").
+func inField(err error, prefix string) error {
+	if ce, ok := err.(*ConfigError); ok && ce.Field != "" {
+		c := *ce
+		c.Field = prefix + c.Field
+		return &c
+	}
+	return err
+}

@@ -2,14 +2,17 @@ package study
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/descentlab/descent/data"
@@ -53,9 +56,33 @@ type File struct {
 	// KeepSteps keeps the step records in the results (see
 	// Study.KeepSteps).
 	KeepSteps bool `json:"keep_steps,omitempty"`
+	// Tune tunes each configuration's learning rate (see Tuning).
+	Tune *TuneSpec `json:"tune,omitempty"`
+	// Kind is "compare" (or empty) or "batch_sweep" (see BatchSweep). A
+	// batch sweep without grid.variants sweeps BatchSizes.
+	Kind string `json:"kind,omitempty"`
+	// NoiseScale estimates the gradient noise scale (see NoiseScale).
+	NoiseScale *NoiseScaleSpec `json:"noise_scale,omitempty"`
+	// EvalsPerDoubling evaluates the validation data within epochs (see
+	// Study.EvalsPerDoubling).
+	EvalsPerDoubling int `json:"evals_per_doubling,omitempty"`
 	// Landscape, if present (even as {}), turns on the landscapes (see
 	// LandscapeConfig).
 	Landscape *LandscapeConfig `json:"landscape,omitempty"`
+}
+
+// TuneSpec is Tuning in a study file; a missing budget is the study's.
+type TuneSpec struct {
+	Metric string      `json:"metric,omitempty"`
+	Seeds  []uint64    `json:"seeds,omitempty"`
+	Budget *BudgetSpec `json:"budget,omitempty"`
+}
+
+// RangeSpec is a log-spaced range of learning rates (see LogRange).
+type RangeSpec struct {
+	Min   float64 `json:"min"`
+	Max   float64 `json:"max"`
+	Count int     `json:"count"`
 }
 
 // ModelSpec names the model: exactly one of Builtin and Keras.
@@ -88,11 +115,17 @@ type DataSpec struct {
 	// Seed draws a generated problem and its split; the dataset does not
 	// depend on the grid's seeds.
 	Seed uint64 `json:"seed,omitempty"`
-	// Train and Val are MNIST's subset sizes: the first Train training
-	// images and the first Val test images, which serve as validation
-	// data. If zero, 10000 and 2000.
+	// Train, Val and Test are MNIST's sizes: the first Train of its 60,000
+	// training images train, the last Val of them validate (and tune), and
+	// the first Test of its 10,000 test images test. If zero, Val is 6000,
+	// Train the 60,000 less Val, and Test 10000.
 	Train int `json:"train,omitempty"`
 	Val   int `json:"val,omitempty"`
+	Test  int `json:"test,omitempty"`
+	// TestFraction is the fraction of a generated problem's or a CSV file's
+	// rows, shuffled with Seed, held out as test data before the validation
+	// split. If zero, there is no test set.
+	TestFraction float64 `json:"test_fraction,omitempty"`
 	// Dir is MNIST's directory. If empty, data.MNISTDir().
 	Dir string `json:"dir,omitempty"`
 	// Path is the CSV file (relative to the study file); it has a header
@@ -105,10 +138,14 @@ type DataSpec struct {
 
 // GridSpec is Grid in a file; variants are written as ParseVariant reads
 // them.
+//
+// LRRange, instead of LRs, gives log-spaced rates (LogRange), in the grid
+// or per optimizer.
 type GridSpec struct {
 	Variants   []string        `json:"variants"`
 	Optimizers []OptimizerSpec `json:"optimizers"`
 	LRs        []float64       `json:"lrs"`
+	LRRange    *RangeSpec      `json:"lr_range,omitempty"`
 	Seeds      []uint64        `json:"seeds"`
 }
 
@@ -117,7 +154,53 @@ type OptimizerSpec struct {
 	Name     string         `json:"name"`
 	Hyper    map[string]any `json:"hyper,omitempty"`
 	LRs      []float64      `json:"lrs,omitempty"`
+	LRRange  *RangeSpec     `json:"lr_range,omitempty"`
 	Variants []string       `json:"variants,omitempty"`
+}
+
+// LogRange returns n learning rates spaced evenly in log scale from lo to
+// hi, both included, each rounded to 3 significant digits (LogRange(0.001,
+// 1, 7) is 0.001, 0.00316, 0.01, 0.0316, 0.1, 0.316, 1); one rate is lo.
+func LogRange(lo, hi float64, n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		v := lo
+		if n > 1 {
+			v = math.Exp(math.Log(lo) + float64(i)*(math.Log(hi)-math.Log(lo))/float64(n-1))
+		}
+		out[i], _ = strconv.ParseFloat(strconv.FormatFloat(v, 'g', 3, 64), 64)
+	}
+	return out
+}
+
+// lrs returns a grid's or optimizer's rates: lrs, or the range.
+func lrs(field string, list []float64, r *RangeSpec) ([]float64, error) {
+	if r == nil {
+		return list, nil
+	}
+	switch {
+	case len(list) > 0:
+		return nil, fieldErr(field+".lr_range", "both lrs and lr_range are set")
+	case !(r.Min > 0) || math.IsInf(r.Min, 0):
+		return nil, fieldErr(field+".lr_range.min", "%v must be positive and finite", r.Min)
+	case !(r.Max >= r.Min) || math.IsInf(r.Max, 0):
+		return nil, fieldErr(field+".lr_range.max", "%v must be finite and at least min (%v)", r.Max, r.Min)
+	case r.Count < 1:
+		return nil, fieldErr(field+".lr_range.count", "%d must be at least 1", r.Count)
+	case r.Count > 1 && r.Max == r.Min:
+		return nil, fieldErr(field+".lr_range.max", "equals min: %d rates would repeat", r.Count)
+	}
+	return LogRange(r.Min, r.Max, r.Count), nil
+}
+
+// BatchSizes returns the batch sizes of a sweep over n rows: 1, 2, 4, ...
+// up to the largest power of two below n, then the full batch.
+func BatchSizes(n int) []data.Batching {
+	var out []data.Batching
+	for b := 1; b < n; b *= 2 {
+		out = append(out, data.Minibatch(b))
+	}
+	return append(out, data.FullBatch())
 }
 
 // maxFileSize bounds a study file: a study is a few kilobytes, a Keras
@@ -198,8 +281,18 @@ func (f *File) Study() (*Study, error) {
 	}
 	g := f.Grid
 	s := &Study{Name: f.Name, Data: name, DType: dt, Loss: f.Loss, Metrics: f.Metrics, KeepSteps: f.KeepSteps,
-		Grid: Grid{LRs: g.LRs, Seeds: g.Seeds}, Landscape: f.Landscape}
+		Grid: Grid{Seeds: g.Seeds}, EvalsPerDoubling: f.EvalsPerDoubling, Landscape: f.Landscape}
 	var err error
+	switch Kind(f.Kind) {
+	case KindCompare, "compare":
+	case KindBatchSweep:
+		s.Kind = KindBatchSweep
+	default:
+		return nil, fieldErr("kind", "unknown kind %q (valid: compare, %s)", f.Kind, KindBatchSweep)
+	}
+	if s.Grid.LRs, err = lrs("grid", g.LRs, g.LRRange); err != nil {
+		return nil, err
+	}
 	if s.Grid.Variants, err = parseVariants("grid.variants", g.Variants); err != nil {
 		return nil, err
 	}
@@ -212,7 +305,11 @@ func (f *File) Study() (*Study, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.Grid.Optimizers = append(s.Grid.Optimizers, OptimizerChoice{Name: o.Name, Hyper: o.Hyper, LRs: o.LRs, Variants: vs})
+		rates, err := lrs(field, o.LRs, o.LRRange)
+		if err != nil {
+			return nil, err
+		}
+		s.Grid.Optimizers = append(s.Grid.Optimizers, OptimizerChoice{Name: o.Name, Hyper: o.Hyper, LRs: rates, Variants: vs})
 	}
 	if s.Budget, err = f.Budget.budget(); err != nil {
 		return nil, err
@@ -220,11 +317,26 @@ func (f *File) Study() (*Study, error) {
 	if f.Target != nil {
 		s.Target = Target(*f.Target)
 	}
+	if t := f.Tune; t != nil {
+		s.Tune = &Tuning{Metric: t.Metric, Seeds: t.Seeds}
+		if t.Budget != nil {
+			if s.Tune.Budget, err = t.Budget.budget(); err != nil {
+				return nil, inField(err, "tune.")
+			}
+		}
+	}
+	if n := f.NoiseScale; n != nil {
+		ns := NoiseScale(*n)
+		s.NoiseScale = &ns
+	}
 	if err := f.checkModel(); err != nil {
 		return nil, err
 	}
-	if s.Train, s.Validation, err = LoadData(f.Data, dt); err != nil {
+	if s.Train, s.Validation, s.Test, err = LoadData(f.Data, dt); err != nil {
 		return nil, err
+	}
+	if s.Kind == KindBatchSweep && len(s.Grid.Variants) == 0 && len(f.Grid.Optimizers) == 1 && len(f.Grid.Optimizers[0].Variants) == 0 {
+		s.Grid.Variants = BatchSizes(s.Train.Len())
 	}
 	if s.Name == "" {
 		s.Name = name
@@ -362,10 +474,10 @@ func MLP(in int, hidden []int, act string, out int, outAct string) *nn.Sequentia
 	return m
 }
 
-// LoadData loads the training and validation sets a DataSpec names, in
-// dtype dt. MNIST's error, when its files are missing, says how to fetch
-// them.
-func LoadData(spec DataSpec, dt tensor.Dtype) (train, val *data.Dataset, err error) {
+// LoadData loads the training, validation and test sets a DataSpec names,
+// in dtype dt; test is nil when the spec has none. MNIST's error, when its
+// files are missing, says how to fetch them.
+func LoadData(spec DataSpec, dt tensor.Dtype) (train, val, test *data.Dataset, err error) {
 	name := strings.ToLower(spec.Name)
 	if name == "" && spec.Path != "" {
 		name = "csv"
@@ -389,7 +501,7 @@ func LoadData(spec DataSpec, dt tensor.Dtype) (train, val *data.Dataset, err err
 	switch name {
 	case "xor":
 		x := data.XOR(dt)
-		return x, x, nil
+		return x, x, nil, nil
 	case "moons":
 		all, err = data.TwoMoons(n, noise(0.2), dt, rng)
 	case "spirals":
@@ -399,33 +511,10 @@ func LoadData(spec DataSpec, dt tensor.Dtype) (train, val *data.Dataset, err err
 	case "blobs":
 		all, err = data.Blobs(n, dt, rng)
 	case "mnist":
-		trainN, valN := spec.Train, spec.Val
-		if trainN == 0 {
-			trainN = 10000
-		}
-		if valN == 0 {
-			valN = 2000
-		}
-		if trainN < 0 || trainN > 60000 {
-			return nil, nil, fieldErr("data.train", "%d MNIST training images, want 1 to 60000", trainN)
-		}
-		if valN < 0 || valN > 10000 {
-			return nil, nil, fieldErr("data.val", "%d MNIST validation images, want 1 to 10000", valN)
-		}
-		tr, te, err := data.LoadMNIST(spec.Dir, data.MNISTOptions{DType: dt})
-		if err != nil {
-			return nil, nil, fmt.Errorf("study: data: %w", err)
-		}
-		if train, err = tr.Slice(0, trainN); err != nil {
-			return nil, nil, err
-		}
-		if val, err = te.Slice(0, valN); err != nil {
-			return nil, nil, err
-		}
-		return train, val, nil
+		return loadMNIST(spec, dt)
 	case "csv":
 		if spec.Path == "" {
-			return nil, nil, fieldErr("data.path", "csv needs a path")
+			return nil, nil, nil, fieldErr("data.path", "csv needs a path")
 		}
 		opts := data.CSVOptions{Header: true, Class: spec.Class, DType: dt}
 		if spec.Target != "" {
@@ -433,17 +522,55 @@ func LoadData(spec DataSpec, dt tensor.Dtype) (train, val *data.Dataset, err err
 		}
 		tab, err := data.ReadCSVFile(spec.Path, opts)
 		if err != nil {
-			return nil, nil, fmt.Errorf("study: data.path: %w", err)
+			return nil, nil, nil, fmt.Errorf("study: data.path: %w", err)
 		}
 		all = tab.Data
 	default:
-		return nil, nil, fieldErr("data.name", "unknown dataset %q (valid: %s)", spec.Name, strings.Join(DatasetNames, ", "))
+		return nil, nil, nil, fieldErr("data.name", "unknown dataset %q (valid: %s)", spec.Name, strings.Join(DatasetNames, ", "))
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("study: data: %w", err)
+		return nil, nil, nil, fmt.Errorf("study: data: %w", err)
+	}
+	if tf := spec.TestFraction; tf != 0 {
+		if all, test, err = all.Split(tf, rng.Uint64()); err != nil {
+			return nil, nil, nil, fieldErr("data.test_fraction", "%v", err)
+		}
 	}
 	if train, val, err = all.Split(frac, rng.Uint64()); err != nil {
-		return nil, nil, fieldErr("data.validation", "%v", err)
+		return nil, nil, nil, fieldErr("data.validation", "%v", err)
 	}
-	return train, val, nil
+	return train, val, test, nil
+}
+
+// loadMNIST loads MNIST's training, validation and test sets (see
+// DataSpec.Train).
+func loadMNIST(spec DataSpec, dt tensor.Dtype) (train, val, test *data.Dataset, err error) {
+	const trainImages, testImages = 60000, 10000
+	valN := cmp.Or(spec.Val, 6000)
+	trainN := cmp.Or(spec.Train, trainImages-valN)
+	testN := cmp.Or(spec.Test, testImages)
+	switch {
+	case valN < 0 || valN >= trainImages:
+		return nil, nil, nil, fieldErr("data.val", "%d MNIST validation images, want 1 to %d (held out of the training images)", valN, trainImages-1)
+	case trainN < 0 || trainN+valN > trainImages:
+		return nil, nil, nil, fieldErr("data.train", "%d MNIST training images, want 1 to %d (%d less the %d validation images)", trainN, trainImages-valN, trainImages, valN)
+	case testN < 0 || testN > testImages:
+		return nil, nil, nil, fieldErr("data.test", "%d MNIST test images, want 1 to %d", testN, testImages)
+	case spec.TestFraction != 0:
+		return nil, nil, nil, fieldErr("data.test_fraction", "MNIST has its own test images: set data.test instead")
+	}
+	tr, te, err := data.LoadMNIST(spec.Dir, data.MNISTOptions{DType: dt})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("study: data: %w", err)
+	}
+	if train, err = tr.Slice(0, trainN); err != nil {
+		return nil, nil, nil, err
+	}
+	if val, err = tr.Slice(trainImages-valN, trainImages); err != nil {
+		return nil, nil, nil, err
+	}
+	if test, err = te.Slice(0, testN); err != nil {
+		return nil, nil, nil, err
+	}
+	return train, val, test, nil
 }

@@ -276,7 +276,8 @@ type LinePoint struct {
 // model, through the model's public API (nn.SetParamVector,
 // Sequential.Evaluate); the results are bit for bit the same whatever the
 // number of workers. opt.Progress, if set, gets a line per landscape;
-// opt.Shard is ignored.
+// opt.Shard is ignored. For a tuned study, res is what its Run returned:
+// the final stage's runs, with the tuning stage's in Results.Tuning.
 func (s *Study) Landscapes(ctx context.Context, res *Results, opt Options) ([]*Landscape, error) {
 	c := s.Landscape
 	if c == nil {
@@ -287,6 +288,14 @@ func (s *Study) Landscapes(ctx context.Context, res *Results, opt Options) ([]*L
 	}
 	if res == nil {
 		return nil, fmt.Errorf("study: landscapes: no results: %w", errNoRuns)
+	}
+	if s.Tune != nil && res.Tuning != nil {
+		// A tuned study's runs are those of its final stage.
+		final, err := s.FinalStage(res.Tuning)
+		if err != nil {
+			return nil, err
+		}
+		s = final
 	}
 	workers := opt.Workers
 	if workers <= 0 {

@@ -37,6 +37,9 @@ type Results struct {
 	// MissingShards lists, after a Load of shards of a split, the shards
 	// that were not given.
 	MissingShards []Shard
+	// Tuning holds, after a tuned study's Run, the results of its tuning
+	// stage (the choices are also in Meta.Tuning).
+	Tuning *Results
 }
 
 // Failed returns the runs that ended with an error.
@@ -60,6 +63,7 @@ type Meta struct {
 	DataHash  string
 	TrainRows int
 	ValRows   int
+	TestRows  int
 	// Model is the architecture: the Keras JSON of a fresh model
 	// (nn.Sequential.ToJSON), or its summary as a JSON string when it has
 	// no Keras form.
@@ -76,6 +80,17 @@ type Meta struct {
 	// Shard is the shard these results cover (zero for a whole study and
 	// after a merge).
 	Shard Shard
+	// Kind is the study's kind.
+	Kind Kind
+	// Stage is the stage of a tuned study the results come from.
+	Stage Stage
+	// Tuning is, for a tuning stage, its metric and, for a final stage, how
+	// its rates were chosen; nil for an untuned study.
+	Tuning *TuningRecord
+	// NoiseScale is the study's noise-scale estimation, if any.
+	NoiseScale *NoiseScale
+	// EvalsPerDoubling is the study's (see Study.EvalsPerDoubling).
+	EvalsPerDoubling int
 }
 
 // meta describes the study; s must be valid.
@@ -84,14 +99,20 @@ func (s *Study) meta(total int, sh Shard) (Meta, error) {
 		sh = Shard{}
 	}
 	m := Meta{Name: s.Name, Data: s.Data, TrainRows: s.Train.Len(), Loss: s.Loss, Metrics: s.Metrics,
-		Configs: s.Configs(), Seeds: s.Grid.Seeds, Budget: s.Budget, TotalRuns: total, Shard: sh}
+		Configs: s.Configs(), Seeds: s.Grid.Seeds, Budget: s.Budget, TotalRuns: total, Shard: sh,
+		Kind: s.Kind, Stage: s.stage, Tuning: s.tuning, NoiseScale: s.NoiseScale, EvalsPerDoubling: s.EvalsPerDoubling}
 	if s.Validation != nil {
 		m.ValRows = s.Validation.Len()
 	}
+	sets := []*data.Dataset{s.Train, s.Validation}
+	if s.Test != nil {
+		m.TestRows = s.Test.Len()
+		sets = append(sets, s.Test)
+	}
 	metric, _ := s.target()
-	m.Target = Target{Metric: metric, Value: s.Target.Value}
+	m.Target = Target{Metric: metric, Value: s.Target.Value, Stop: s.stops()}
 	var err error
-	if m.DataHash, err = hashData(s.Train, s.Validation); err != nil {
+	if m.DataHash, err = hashData(sets...); err != nil {
 		return m, err
 	}
 	if m.Model, err = s.architecture(); err != nil {
@@ -274,6 +295,92 @@ func (j BudgetSpec) budget() (Budget, error) {
 type TargetSpec struct {
 	Metric string  `json:"metric,omitempty"`
 	Value  float64 `json:"value,omitempty"`
+	Stop   bool    `json:"stop,omitempty"`
+}
+
+// NoiseScaleSpec is NoiseScale in a study file.
+type NoiseScaleSpec struct {
+	Small  int `json:"small,omitempty"`
+	Big    int `json:"big,omitempty"`
+	Probes int `json:"probes,omitempty"`
+}
+
+type choiceJSON struct {
+	Config  configJSON `json:"config"`
+	LRs     []float64  `json:"lrs"`
+	Scores  [][]Float  `json:"scores"`
+	ValLoss [][]Float  `json:"val_loss"`
+	Best    int        `json:"best"`
+}
+
+type tuningJSON struct {
+	Metric    string       `json:"metric"`
+	Seeds     []uint64     `json:"seeds,omitempty"`
+	Budget    *BudgetSpec  `json:"budget,omitempty"`
+	StudyHash string       `json:"study_hash,omitempty"`
+	Choices   []choiceJSON `json:"choices,omitempty"`
+}
+
+func floats2(v [][]float64) [][]Float {
+	out := make([][]Float, len(v))
+	for i, row := range v {
+		out[i] = make([]Float, len(row))
+		for j, x := range row {
+			out[i][j] = Float(x)
+		}
+	}
+	return out
+}
+
+func unfloats2(v [][]Float) [][]float64 {
+	out := make([][]float64, len(v))
+	for i, row := range v {
+		out[i] = make([]float64, len(row))
+		for j, x := range row {
+			out[i][j] = float64(x)
+		}
+	}
+	return out
+}
+
+func (t *TuningRecord) toJSON() *tuningJSON {
+	if t == nil {
+		return nil
+	}
+	j := &tuningJSON{Metric: t.Metric, Seeds: t.Seeds, StudyHash: t.StudyHash}
+	if t.StudyHash != "" {
+		b := t.Budget.toJSON()
+		j.Budget = &b
+	}
+	for _, c := range t.Choices {
+		j.Choices = append(j.Choices, choiceJSON{Config: c.Config.toJSON(), LRs: c.LRs, Scores: floats2(c.Scores), ValLoss: floats2(c.ValLoss), Best: c.Best})
+	}
+	return j
+}
+
+func (j *tuningJSON) record() (*TuningRecord, error) {
+	if j == nil {
+		return nil, nil
+	}
+	t := &TuningRecord{Metric: j.Metric, Seeds: j.Seeds, StudyHash: j.StudyHash}
+	if j.Budget != nil {
+		b, err := j.Budget.budget()
+		if err != nil {
+			return nil, err
+		}
+		t.Budget = b
+	}
+	for _, c := range j.Choices {
+		cfg, err := c.Config.config()
+		if err != nil {
+			return nil, err
+		}
+		if c.Best < 0 || c.Best >= len(c.LRs) {
+			return nil, fmt.Errorf("study: tuning choice %s: best %d out of range", cfg, c.Best)
+		}
+		t.Choices = append(t.Choices, Choice{Config: cfg, LRs: c.LRs, Scores: unfloats2(c.Scores), ValLoss: unfloats2(c.ValLoss), Best: c.Best})
+	}
+	return t, nil
 }
 
 type metaJSON struct {
@@ -290,11 +397,22 @@ type metaJSON struct {
 	Budget    BudgetSpec      `json:"budget"`
 	Target    TargetSpec      `json:"target"`
 	TotalRuns int             `json:"total_runs"`
+	TestRows  int             `json:"test_rows,omitempty"`
+	Kind      Kind            `json:"kind,omitempty"`
+	Stage     Stage           `json:"stage,omitempty"`
+	Tuning    *tuningJSON     `json:"tuning,omitempty"`
+	Noise     *NoiseScaleSpec `json:"noise_scale,omitempty"`
+	Evals     int             `json:"evals_per_doubling,omitempty"`
 }
 
 func (m Meta) toJSON() metaJSON {
 	j := metaJSON{Name: m.Name, Data: m.Data, DataHash: m.DataHash, TrainRows: m.TrainRows, ValRows: m.ValRows, Model: m.Model,
-		Loss: m.Loss, Metrics: m.Metrics, Seeds: m.Seeds, Budget: m.Budget.toJSON(), Target: TargetSpec(m.Target), TotalRuns: m.TotalRuns}
+		Loss: m.Loss, Metrics: m.Metrics, Seeds: m.Seeds, Budget: m.Budget.toJSON(), Target: TargetSpec(m.Target), TotalRuns: m.TotalRuns,
+		TestRows: m.TestRows, Kind: m.Kind, Stage: m.Stage, Tuning: m.Tuning.toJSON(), Evals: m.EvalsPerDoubling}
+	if m.NoiseScale != nil {
+		n := NoiseScaleSpec(*m.NoiseScale)
+		j.Noise = &n
+	}
 	if len(j.Model) == 0 {
 		j.Model = json.RawMessage("null")
 	}
@@ -306,9 +424,17 @@ func (m Meta) toJSON() metaJSON {
 
 func (j metaJSON) meta() (Meta, error) {
 	m := Meta{Name: j.Name, Data: j.Data, DataHash: j.DataHash, TrainRows: j.TrainRows, ValRows: j.ValRows, Model: j.Model,
-		Loss: j.Loss, Metrics: j.Metrics, Seeds: j.Seeds, Target: Target(j.Target), TotalRuns: j.TotalRuns}
+		Loss: j.Loss, Metrics: j.Metrics, Seeds: j.Seeds, Target: Target(j.Target), TotalRuns: j.TotalRuns,
+		TestRows: j.TestRows, Kind: j.Kind, Stage: j.Stage, EvalsPerDoubling: j.Evals}
+	if j.Noise != nil {
+		n := NoiseScale(*j.Noise)
+		m.NoiseScale = &n
+	}
 	var err error
 	if m.Budget, err = j.Budget.budget(); err != nil {
+		return m, err
+	}
+	if m.Tuning, err = j.Tuning.record(); err != nil {
 		return m, err
 	}
 	for _, c := range j.Configs {
@@ -330,6 +456,32 @@ type epochJSON struct {
 	Examples  int64            `json:"examples"`
 	GradEvals int64            `json:"grad_evals"`
 	Seconds   float64          `json:"seconds"`
+	Noise     *noiseJSON       `json:"noise,omitempty"`
+}
+
+type noiseJSON struct {
+	Small    int   `json:"small"`
+	Big      int   `json:"big"`
+	Probes   int   `json:"probes"`
+	GradSq   Float `json:"grad_sq"`
+	TraceCov Float `json:"trace_cov"`
+	Simple   Float `json:"simple"`
+}
+
+type crossingJSON struct {
+	Epoch     int     `json:"epoch"`
+	GradEvals int64   `json:"grad_evals"`
+	Examples  int64   `json:"examples"`
+	Seconds   float64 `json:"seconds"`
+	Value     Float   `json:"value"`
+}
+
+type evalJSON struct {
+	Epoch     int              `json:"epoch"`
+	GradEvals int64            `json:"grad_evals"`
+	Examples  int64            `json:"examples"`
+	Seconds   float64          `json:"seconds"`
+	Metrics   map[string]Float `json:"metrics"`
 }
 
 type stepJSON struct {
@@ -353,6 +505,9 @@ type runJSON struct {
 	Initial     map[string]Float `json:"initial"`
 	Seconds     float64          `json:"seconds"`
 	Error       string           `json:"error,omitempty"`
+	Test        map[string]Float `json:"test,omitempty"`
+	Reached     *crossingJSON    `json:"reached,omitempty"`
+	Evals       []evalJSON       `json:"evals,omitempty"`
 	Epochs      []epochJSON      `json:"epochs"`
 	Steps       []stepJSON       `json:"steps,omitempty"`
 }
@@ -360,9 +515,22 @@ type runJSON struct {
 func (r RunResult) toJSON() runJSON {
 	j := runJSON{Index: r.Index, ConfigIndex: r.ConfigIndex, Config: r.Config.toJSON(), Seed: r.Seed, InitHash: r.InitHash,
 		Initial: floats(r.Initial), Seconds: r.Seconds, Error: r.Err, Epochs: []epochJSON{}}
+	if r.Test != nil {
+		j.Test = floats(r.Test)
+	}
+	if c := r.Reached; c != nil {
+		j.Reached = &crossingJSON{Epoch: c.Epoch, GradEvals: c.GradEvals, Examples: c.Examples, Seconds: c.Seconds, Value: Float(c.Value)}
+	}
+	for _, e := range r.Evals {
+		j.Evals = append(j.Evals, evalJSON{Epoch: e.Epoch, GradEvals: e.GradEvals, Examples: e.Examples, Seconds: e.Seconds, Metrics: floats(e.Metrics)})
+	}
 	for _, e := range r.History.Epochs {
-		j.Epochs = append(j.Epochs, epochJSON{Epoch: e.Epoch, Loss: Float(e.Loss), Metrics: floats(e.Metrics), LR: Float(e.LR),
-			Steps: e.Steps, Examples: e.Examples, GradEvals: e.GradEvals, Seconds: e.Elapsed.Seconds()})
+		ej := epochJSON{Epoch: e.Epoch, Loss: Float(e.Loss), Metrics: floats(e.Metrics), LR: Float(e.LR),
+			Steps: e.Steps, Examples: e.Examples, GradEvals: e.GradEvals, Seconds: e.Elapsed.Seconds()}
+		if n := e.Noise; n.Probes > 0 {
+			ej.Noise = &noiseJSON{Small: n.Small, Big: n.Big, Probes: n.Probes, GradSq: Float(n.GradSq), TraceCov: Float(n.TraceCov), Simple: Float(n.Simple)}
+		}
+		j.Epochs = append(j.Epochs, ej)
 	}
 	for _, s := range r.History.Steps {
 		j.Steps = append(j.Steps, stepJSON{Epoch: s.Epoch, Step: s.Step, Batch: s.Batch, Loss: Float(s.Loss), LR: Float(s.LR),
@@ -380,9 +548,22 @@ func (j runJSON) result() (RunResult, error) {
 	}
 	r := RunResult{Run: Run{Index: j.Index, ConfigIndex: j.ConfigIndex, Config: c, Seed: j.Seed}, InitHash: j.InitHash,
 		Initial: unfloats(j.Initial), Seconds: j.Seconds, Err: j.Error, History: &nn.History{}}
+	if j.Test != nil {
+		r.Test = unfloats(j.Test)
+	}
+	if c := j.Reached; c != nil {
+		r.Reached = &Crossing{Epoch: c.Epoch, GradEvals: c.GradEvals, Examples: c.Examples, Seconds: c.Seconds, Value: float64(c.Value)}
+	}
+	for _, e := range j.Evals {
+		r.Evals = append(r.Evals, EvalPoint{Epoch: e.Epoch, GradEvals: e.GradEvals, Examples: e.Examples, Seconds: e.Seconds, Metrics: unfloats(e.Metrics)})
+	}
 	for _, e := range j.Epochs {
-		r.History.Epochs = append(r.History.Epochs, nn.EpochRecord{Epoch: e.Epoch, Loss: float64(e.Loss), Metrics: unfloats(e.Metrics),
-			LR: float64(e.LR), Steps: e.Steps, Examples: e.Examples, GradEvals: e.GradEvals, Elapsed: seconds(e.Seconds)})
+		rec := nn.EpochRecord{Epoch: e.Epoch, Loss: float64(e.Loss), Metrics: unfloats(e.Metrics),
+			LR: float64(e.LR), Steps: e.Steps, Examples: e.Examples, GradEvals: e.GradEvals, Elapsed: seconds(e.Seconds)}
+		if n := e.Noise; n != nil {
+			rec.Noise = nn.GradientNoise{Small: n.Small, Big: n.Big, Probes: n.Probes, GradSq: float64(n.GradSq), TraceCov: float64(n.TraceCov), Simple: float64(n.Simple)}
+		}
+		r.History.Epochs = append(r.History.Epochs, rec)
 	}
 	for _, s := range j.Steps {
 		r.History.Steps = append(r.History.Steps, nn.StepRecord{Epoch: s.Epoch, Step: s.Step, Batch: s.Batch, Loss: float64(s.Loss),

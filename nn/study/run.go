@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/descentlab/descent/data"
 	"github.com/descentlab/descent/graph"
 	"github.com/descentlab/descent/nn"
 	"github.com/descentlab/descent/nn/callbacks"
@@ -71,7 +72,18 @@ type Options struct {
 // errors are those Run would return before training: a *ConfigError naming
 // the field (the options' fields are "workers", "shard" and "dir"), or
 // ErrDirInUse.
+//
+// For a tuned study (Study.Tune), whose final runs depend on the rates the
+// tuning stage chooses, Plan returns the tuning stage's runs, checks
+// opt.Dir for both stages and refuses a Shard: shard the stages instead.
 func (s *Study) Plan(opt Options) ([]Run, error) {
+	if s.Tune != nil {
+		ts, topt, err := s.planTuned(opt)
+		if err != nil {
+			return nil, err
+		}
+		return ts.Plan(topt)
+	}
 	runs, _, err := s.plan(opt)
 	return runs, err
 }
@@ -125,6 +137,17 @@ type RunResult struct {
 	History *nn.History
 	// Seconds is the run's wall time, evaluation included.
 	Seconds float64
+	// Test holds the loss and metrics of the trained model on the study's
+	// test data ("loss", "accuracy"); nil without test data.
+	Test map[string]float64
+	// Reached is when the run first reached the target, measured to the
+	// step, when the study stops at its target (Target.Stop); nil if it
+	// did not reach it or the study does not stop.
+	Reached *Crossing
+	// Evals are the validation evaluations within and at the end of the
+	// epochs, when the study makes them (Study.EvalsPerDoubling, or a study
+	// that stops at its target).
+	Evals []EvalPoint
 	// Err is the error that ended the run, if any; History then holds what
 	// was recorded before it.
 	Err string
@@ -134,6 +157,28 @@ type RunResult struct {
 	Trajectory []nn.Snapshot
 }
 
+// EvalPoint is one evaluation of the validation data during a run: when
+// (epoch in progress, steps, examples, training seconds) and the values
+// ("val_loss", "val_accuracy").
+type EvalPoint struct {
+	Epoch     int
+	GradEvals int64
+	Examples  int64
+	Seconds   float64
+	Metrics   map[string]float64
+}
+
+// Crossing is the moment a run reached its target: the gradient
+// evaluations (steps), examples and training seconds so far, the epoch in
+// progress, and the metric's value then.
+type Crossing struct {
+	Epoch     int
+	GradEvals int64
+	Examples  int64
+	Seconds   float64
+	Value     float64
+}
+
 // Run trains the study's runs (those of opt.Shard) on opt.Workers
 // goroutines, each run owning its model and graphs, and returns them in
 // index order. Everything Plan checks is checked before any training, and
@@ -141,7 +186,15 @@ type RunResult struct {
 // Results.Failed) and does not stop the others; a cancelled ctx stops the
 // study with its error, with the runs finished so far. Results.Missing
 // lists the study's runs not trained.
+//
+// A tuned study (Study.Tune) runs its two stages in turn: the tuning stage
+// into opt.Dir/tuning (TuningDir), then the final stage into opt.Dir; the
+// final stage's Results are returned with the tuning stage's in
+// Results.Tuning. It cannot be sharded as a whole (see Plan).
 func (s *Study) Run(ctx context.Context, opt Options) (*Results, error) {
+	if s.Tune != nil {
+		return s.runTuned(ctx, opt)
+	}
 	mine, meta, err := s.plan(opt)
 	if err != nil {
 		return nil, err
@@ -247,6 +300,20 @@ func (s *Study) train(ctx context.Context, r Run) (out RunResult) {
 		return fail(err)
 	}
 	cbs := []nn.Callback{&callbacks.TerminateOnNaN{}}
+	if n := s.NoiseScale; n != nil {
+		cbs = append(cbs, &callbacks.GradientNoiseScale{Data: s.Train, Small: n.Small, Big: n.Big, Probes: n.Probes, Seed: r.Seed})
+	}
+	var wt *watch
+	switch {
+	case s.stops():
+		metric, up := s.target()
+		wt = &watch{val: s.Validation, growth: stopGrowth, target: true, metric: metric, up: up, value: s.Target.Value}
+	case s.EvalsPerDoubling > 0 && s.Validation != nil:
+		wt = &watch{val: s.Validation, growth: math.Exp2(1 / float64(s.EvalsPerDoubling))}
+	}
+	if wt != nil {
+		cbs = append(cbs, wt)
+	}
 	if s.Callbacks != nil {
 		cbs = append(cbs, s.Callbacks(r)...)
 	}
@@ -265,10 +332,97 @@ func (s *Study) train(ctx context.Context, r Run) (out RunResult) {
 			out.History = &nn.History{Epochs: hist.Epochs}
 		}
 	}
+	if wt != nil {
+		out.Reached, out.Evals = wt.reached, wt.evals
+	}
 	if err != nil {
 		return fail(err)
 	}
+	if s.Test != nil {
+		if out.Test, err = m.Evaluate(s.Test); err != nil {
+			return fail(fmt.Errorf("study: test set: %w", err))
+		}
+	}
 	return out
+}
+
+// watch evaluates the validation data within epochs: after steps 1, 2,
+// ... and then whenever the step count has grown by growth, recording each
+// evaluation (RunResult.Evals) and, with a target, stopping the run when
+// it is met (see Target.Stop and Study.EvalsPerDoubling).
+type watch struct {
+	val     *data.Dataset
+	growth  float64
+	target  bool // stop at the target
+	metric  string
+	up      bool
+	value   float64
+	next    int64
+	evals   []EvalPoint
+	reached *Crossing
+}
+
+// stopGrowth is the factor between the step counts at which a study that
+// stops at its target evaluates: 2^(1/8), eight evaluations per doubling.
+var stopGrowth = math.Exp2(1.0 / 8)
+
+func (w *watch) meets(v float64) bool {
+	if w.up {
+		return v >= w.value
+	}
+	return v <= w.value
+}
+
+// record adds an evaluation and reports whether it meets the target.
+func (w *watch) record(p EvalPoint) bool {
+	if n := len(w.evals); n > 0 && w.evals[n-1].GradEvals == p.GradEvals {
+		return false
+	}
+	w.evals = append(w.evals, p)
+	if !w.target || w.reached != nil {
+		return false
+	}
+	v, ok := p.Metrics[w.metric]
+	if !ok || !w.meets(v) {
+		return false
+	}
+	w.reached = &Crossing{Epoch: p.Epoch, GradEvals: p.GradEvals, Examples: p.Examples, Seconds: p.Seconds, Value: v}
+	return true
+}
+
+// OnStepEnd implements nn.StepCallback.
+func (w *watch) OnStepEnd(t *nn.Training, rec nn.StepRecord) error {
+	if rec.GradEvals < w.next {
+		return nil
+	}
+	w.next = max(rec.GradEvals+1, int64(math.Ceil(float64(rec.GradEvals)*w.growth)))
+	ev, err := t.Model.Evaluate(w.val)
+	if err != nil {
+		return fmt.Errorf("study: validation within the epoch: %w", err)
+	}
+	p := EvalPoint{Epoch: rec.Epoch, GradEvals: rec.GradEvals, Examples: rec.Examples, Seconds: rec.Elapsed.Seconds(), Metrics: map[string]float64{}}
+	for k, v := range ev {
+		p.Metrics["val_"+k] = v
+	}
+	if w.record(p) {
+		return nn.ErrStopped
+	}
+	return nil
+}
+
+// OnEpochEnd implements nn.Callback: the epoch's own validation is a point
+// too.
+func (w *watch) OnEpochEnd(_ *nn.Training, rec *nn.EpochRecord) error {
+	p := EvalPoint{Epoch: rec.Epoch, GradEvals: rec.GradEvals, Examples: rec.Examples, Seconds: rec.Elapsed.Seconds(), Metrics: map[string]float64{}}
+	for k, v := range rec.Metrics {
+		if strings.HasPrefix(k, "val_") {
+			p.Metrics[k] = v
+		}
+	}
+	if w.record(p) {
+		return nn.ErrStopped
+	}
+	return nil
 }
 
 // initial evaluates the untrained model.

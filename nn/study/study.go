@@ -39,6 +39,10 @@ type Study struct {
 	// optional but the validation columns and plots need it. Runs share
 	// them read-only.
 	Train, Validation *data.Dataset
+	// Test, optional, is evaluated once after each run, never during
+	// training and never in a tuning stage: its loss and metrics are the
+	// test columns of the summary (RunResult.Test).
+	Test *data.Dataset
 	// Grid is what varies.
 	Grid Grid
 	// Budget bounds every run.
@@ -46,6 +50,23 @@ type Study struct {
 	// Target sets the "to target" columns of the summary. If its Value is
 	// zero they are left out.
 	Target Target
+	// Tune, if set, tunes the learning rate of every configuration (see
+	// Tuning): the study runs in two stages, TuningStage and FinalStage.
+	Tune *Tuning
+	// Kind is KindCompare (the zero value) or KindBatchSweep (see
+	// BatchSweep), which changes the report.
+	Kind Kind
+	// NoiseScale, if set, estimates the gradient noise scale during every
+	// run (of the final stage of a tuned study) and records it in the
+	// epochs' Noise (see callbacks.GradientNoiseScale).
+	NoiseScale *NoiseScale
+	// EvalsPerDoubling, if positive, also evaluates the validation data
+	// within epochs, after steps 1, 2, ... and then every time the step
+	// count has grown by 2^(1/EvalsPerDoubling) (RunResult.Evals), so that
+	// the learning curves have points between epochs, the more so the
+	// more steps an epoch has. A study that stops at its target evaluates
+	// 8 times per doubling anyway.
+	EvalsPerDoubling int
 	// Callbacks, if set, returns fresh callbacks for one run (one call per
 	// run, so that stateful callbacks are not shared). Runs always end
 	// cleanly on a non-finite loss (callbacks.TerminateOnNaN).
@@ -59,6 +80,10 @@ type Study struct {
 	// Landscape, if set, keeps snapshots of the weights of the runs of the
 	// seeds it pictures, for Study.Landscapes (see LandscapeConfig).
 	Landscape *LandscapeConfig
+
+	// stage and tuning are set on the stages of a tuned study.
+	stage  Stage
+	tuning *TuningRecord
 }
 
 // Grid is the set of configurations: for every optimizer, every variant
@@ -110,7 +135,33 @@ type Target struct {
 	// accuracies (names containing "acc").
 	Metric string
 	Value  float64
+	// Stop ends each run as soon as the target is reached, and measures
+	// when to the step: the metric, which must then be a validation one
+	// ("val_loss", "val_accuracy"), is also evaluated after steps 1, 2,
+	// ..., 8 and then every time the step count grows by 2^(1/8) (9%), so
+	// that the steps to the target are known to 9% whatever the batch
+	// size (RunResult.Reached). A batch sweep always stops.
+	Stop bool
 }
+
+// NoiseScale configures the gradient noise scale's estimation (see
+// callbacks.GradientNoiseScale): probes of Small and Big rows, Probes per
+// epoch. Zero fields take the callback's defaults (32, 512, 4).
+type NoiseScale struct {
+	Small, Big, Probes int
+}
+
+// Kind is the kind of a study.
+type Kind string
+
+// Study kinds.
+const (
+	// KindCompare compares configurations (the zero value).
+	KindCompare Kind = ""
+	// KindBatchSweep sweeps the batch size of one optimizer to measure how
+	// the steps to a target scale with it (see BatchSweep).
+	KindBatchSweep Kind = "batch_sweep"
+)
 
 // Config is one point of the grid without the seed.
 type Config struct {
@@ -255,12 +306,35 @@ func (s *Study) Validate() error {
 	if t := s.Target; t.Value != 0 && (math.IsNaN(t.Value) || math.IsInf(t.Value, 0)) {
 		return fieldErr("target.value", "%v is not finite", t.Value)
 	}
+	if s.Test != nil {
+		if err := s.Test.Validate(); err != nil {
+			return fieldErr("data", "test set: %w", err)
+		}
+	}
+	if s.EvalsPerDoubling < 0 {
+		return fieldErr("evals_per_doubling", "%d must not be negative", s.EvalsPerDoubling)
+	}
+	if err := s.validateStages(); err != nil {
+		return err
+	}
 	recorded, err := s.trial()
 	if err != nil {
 		return fieldErr("model", "%w", err)
 	}
 	if metric, _ := s.target(); !slices.Contains(recorded, metric) {
 		return fieldErr("target.metric", "%q is not recorded (valid: %s)", metric, strings.Join(recorded, ", "))
+	}
+	if s.Tune != nil {
+		if m := s.Tune.metric(s.Kind); m != TuneStepsToTarget && !slices.Contains(recorded, m) {
+			var valid []string
+			for _, r := range recorded {
+				if strings.HasPrefix(r, "val_") {
+					valid = append(valid, r)
+				}
+			}
+			valid = append(valid, TuneStepsToTarget)
+			return fieldErr("tune.metric", "%q is not recorded (valid: %s)", m, strings.Join(valid, ", "))
+		}
 	}
 	return s.Landscape.validate(s)
 }

@@ -60,7 +60,7 @@ func runInto(t *testing.T, s *Study, opt Options, dir string) *Results {
 	if err := res.Write(dir); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := res.Report(dir, PlotOptions{Formats: []string{}}); err != nil {
+	if _, err := res.Report(dir, ReportOptions{PlotOptions: PlotOptions{Formats: []string{}}}); err != nil {
 		t.Fatal(err)
 	}
 	return res
@@ -214,7 +214,7 @@ func TestShardMerge(t *testing.T) {
 	if err := res.Write(merged); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := res.Report(merged, PlotOptions{Formats: []string{}}); err != nil {
+	if _, err := res.Report(merged, ReportOptions{PlotOptions: PlotOptions{Formats: []string{}}}); err != nil {
 		t.Fatal(err)
 	}
 	sameResults(t, whole, merged)
@@ -236,7 +236,7 @@ func TestPlots(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	paths, err := res.Report(dir, PlotOptions{})
+	paths, err := res.Report(dir, ReportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,22 +315,66 @@ func syntheticResults() *Results {
 	return res
 }
 
+// syntheticTested is syntheticResults with all four runs and test values:
+// adam beats sgd by 0.1 and 0.2 in test accuracy on seeds 1 and 2.
+func syntheticTested() *Results {
+	res := syntheticResults()
+	res.Meta.TestRows = 20
+	cfgs := res.Meta.Configs
+	res.Runs = append(res.Runs, RunResult{Run: Run{3, 1, cfgs[1], 2}, Initial: res.Runs[2].Initial, History: &nn.History{Epochs: []nn.EpochRecord{
+		{Epoch: 1, Loss: 0.35, Metrics: map[string]float64{"accuracy": 0.9, "val_loss": 0.36, "val_accuracy": 0.9}, LR: 0.001, Examples: 64, GradEvals: 2, Elapsed: time.Second / 4},
+		{Epoch: 2, Loss: 0.25, Metrics: map[string]float64{"accuracy": 0.95, "val_loss": 0.3, "val_accuracy": 0.95}, LR: 0.001, Examples: 128, GradEvals: 4, Elapsed: time.Second / 2}}}})
+	for i, acc := range []float64{0.7, 0.75, 0.8, 0.95} {
+		res.Runs[i].Test = map[string]float64{"loss": 1 - acc, "accuracy": acc}
+	}
+	return res
+}
+
 func TestSummaryMarkdownGolden(t *testing.T) {
 	var b bytes.Buffer
-	if err := syntheticResults().Summary().WriteMarkdown(&b); err != nil {
+	if err := syntheticTested().Summary().WriteMarkdown(&b); err != nil {
 		t.Fatal(err)
 	}
-	want := `## golden: moons, 64 training and 16 validation rows
+	// The intervals were checked by hand: test accuracy 0.8 and 0.95 have
+	// std 0.106 and half-width t(0.975, 1)·0.106/√2 = 12.71·0.075 = 0.953;
+	// the differences 0.1 and 0.2 give t = 3 on 1 degree of freedom, p =
+	// 0.205.
+	want := `## golden: moons, 64 training, 16 validation and 20 test rows
 
-Mean ± std over seeds of 3 runs (of 4 in the study). Final values are those of the last epoch; "to target" is the first epoch where val_loss ≤ 0.5.
+Mean ± half-width of the 95% confidence interval (Student t) over the seeds of 4 runs. Final values are those of the last epoch; test values those of the trained models on the test set, which neither training nor tuning used; "to target" is the first epoch where val_loss ≤ 0.5.
 
-| configuration | seeds | train loss | val loss | train acc | val acc | best val acc | epochs to target | examples to target | grad evals to target | seconds to target | examples/s |
-|---|---|---|---|---|---|---|---|---|---|---|---|
-| full sgd lr=0.1 | 2 | 0.525 ± 0.0354 | 0.505 ± 0.0778 | 0.775 ± 0.0354 | 0.7812 ± 0.0442 | 0.7812 ± 0.0442 | 2 (1/2) | 128 (1/2) | 2 (1/2) | 1 (1/2) | 128 ± 0 |
-| minibatch(32) adam(amsgrad=true) lr=0.001 | 1 | 0.3 | 0.33 | 0.95 | 0.9375 | 0.9375 | 1 | 64 | 2 | 0.25 | 256 |
+| configuration | lr | seeds | train loss | val loss | val acc | test loss | test acc | epochs to target | examples to target | grad evals to target | seconds to target | examples/s |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
+| full sgd | 0.1 | 2 | 0.525 ± 0.318 | 0.505 ± 0.699 | 0.7812 ± 0.397 | 0.275 ± 0.318 | 0.725 ± 0.318 | 2 (1/2) | 128 (1/2) | 2 (1/2) | 1 (1/2) | 128 ± 0 |
+| minibatch(32) adam(amsgrad=true) | 0.001 | 2 | 0.275 ± 0.318 | 0.315 ± 0.191 | 0.9437 ± 0.0794 | 0.125 ± 0.953 | 0.875 ± 0.953 | 1 ± 0 | 64 ± 0 | 2 ± 0 | 0.25 ± 0 | 256 ± 0 |
+
+### Paired comparisons with full sgd lr=0.1 on test_accuracy
+
+Seed by seed, since every run of a seed starts from the same weights: the difference is the configuration's value less the baseline's, its mean with a 95% confidence interval; two-sided p-values of the paired t test; "better" or "worse" when the paired t test's p < 0.05, "no significant difference" otherwise.
+
+| configuration | pairs | difference [95% CI] | p (paired t) | verdict |
+|---|---|---|---|---|
+| minibatch(32) adam(amsgrad=true) lr=0.001 | 2 | +0.15 [-0.485, 0.785] | 0.2 | no significant difference |
 `
 	if b.String() != want {
 		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
+	}
+	// A baseline by name, another metric; unknown ones name their field.
+	s, err := syntheticTested().SummaryWith(SummaryOptions{Baseline: "minibatch(32) adam(amsgrad=true)", Metric: "val_loss"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Comparisons) != 1 || s.Comparisons[0].Config.Optimizer != "sgd" || s.Metric != "val_loss" {
+		t.Errorf("comparisons %+v on %q, want sgd against adam on val_loss", s.Comparisons, s.Metric)
+	}
+	for _, c := range []struct {
+		opt   SummaryOptions
+		field string
+	}{{SummaryOptions{Baseline: "wobble"}, "baseline"}, {SummaryOptions{Metric: "test_wobble"}, "compare_metric"}} {
+		var ce *ConfigError
+		if _, err := syntheticTested().SummaryWith(c.opt); !errors.As(err, &ce) || ce.Field != c.field {
+			t.Errorf("%+v: %v, want an error for %s", c.opt, err, c.field)
+		}
 	}
 }
 
@@ -552,7 +596,7 @@ func TestErrorsOnce(t *testing.T) {
 		{parse(" \n\t"), "study: s.json: empty study file", 0, 0, "", nil},
 		{parse(`{"budget": {"epochs": "3"}}`), "study: s.json:1:23: budget.epochs: a string, want an integer", 1, 23, "budget.epochs", nil},
 		{parse("{\n  \"grid\": {\"seeds\": [-1]}}"), "study: s.json:2:22: grid.seeds: the number -1, want a non-negative integer", 2, 22, "grid.seeds", nil},
-		{parse(`{"grid": {"optimizers": [{"name": "sgd", "hyperz": {}}]}}`), "study: s.json: grid.optimizers[0].hyperz: unknown field (valid: name, hyper, lrs, variants)", 0, 0, "grid.optimizers[0].hyperz", nil},
+		{parse(`{"grid": {"optimizers": [{"name": "sgd", "hyperz": {}}]}}`), "study: s.json: grid.optimizers[0].hyperz: unknown field (valid: name, hyper, lrs, lr_range, variants)", 0, 0, "grid.optimizers[0].hyperz", nil},
 		{parse(`{"budget": {"epochs": 3}} {}`), "study: s.json:1:27: data after the object", 1, 27, "", nil},
 		{parse(`{"budget": {"epochs": 3}`), "study: s.json: the file ends inside the object", 0, 0, "", nil},
 		{func() error { _, err := ParseVariant("mb0"); return err }(), `study: "mb0" is not a variant: want full, stochastic or minibatch(n) with n >= 1`, 0, 0, "", nil},
