@@ -263,6 +263,17 @@ type ckptEpochIn struct {
 	Examples  *int64            `json:"examples"`
 	GradEvals *int64            `json:"grad_evals"`
 	ElapsedNS *int64            `json:"elapsed_ns"`
+	Noise     *ckptNoise        `json:"noise"` // optional: absent in older checkpoints
+}
+
+// ckptNoise is an epoch's gradient noise estimate (nn.GradientNoise).
+type ckptNoise struct {
+	Small    int    `json:"small"`
+	Big      int    `json:"big"`
+	Probes   int    `json:"probes"`
+	GradSq   jfloat `json:"grad_sq"`
+	TraceCov jfloat `json:"trace_cov"`
+	Simple   jfloat `json:"simple"`
 }
 
 // Limits of a checkpoint's JSON metadata: the optimizer's and the run's
@@ -287,6 +298,7 @@ type ckptEpoch struct {
 	Examples  int64             `json:"examples"`
 	GradEvals int64             `json:"grad_evals"`
 	ElapsedNS int64             `json:"elapsed_ns"`
+	Noise     *ckptNoise        `json:"noise,omitempty"`
 }
 
 type ckptOptimizer struct {
@@ -392,6 +404,9 @@ func checkpoint(m *nn.Sequential, cfg nn.FitConfig) (map[string]safetensors.Tens
 			Examples: e.Examples, GradEvals: e.GradEvals, ElapsedNS: int64(e.Elapsed), Metrics: map[string]jfloat{}}
 		for k, v := range e.Metrics {
 			ce.Metrics[k] = jfloat(v)
+		}
+		if n := e.Noise; n.Probes > 0 {
+			ce.Noise = &ckptNoise{Small: n.Small, Big: n.Big, Probes: n.Probes, GradSq: jfloat(n.GradSq), TraceCov: jfloat(n.TraceCov), Simple: jfloat(n.Simple)}
 		}
 		cs.Epochs = append(cs.Epochs, ce)
 	}
@@ -753,6 +768,12 @@ func decodeEpochs(raw json.RawMessage, epochs int, m *nn.Sequential) ([]nn.Epoch
 		}
 		rec := nn.EpochRecord{Epoch: *ce.Epoch, Loss: float64(*ce.Loss), LR: float64(*ce.LR), Steps: *ce.Steps,
 			Examples: *ce.Examples, GradEvals: *ce.GradEvals, Elapsed: time.Duration(*ce.ElapsedNS), Metrics: make(map[string]float64, len(ce.Metrics))}
+		if n := ce.Noise; n != nil {
+			if n.Probes < 0 || n.Small < 0 || n.Big < 0 {
+				return nil, fmt.Errorf("epoch record %d: noise estimate with a negative count", i+1)
+			}
+			rec.Noise = nn.GradientNoise{Small: n.Small, Big: n.Big, Probes: n.Probes, GradSq: float64(n.GradSq), TraceCov: float64(n.TraceCov), Simple: float64(n.Simple)}
+		}
 		for k, v := range ce.Metrics {
 			if !known[k] {
 				return nil, fmt.Errorf("epoch record %d has a metric %.40q the model does not compute", i+1, k)

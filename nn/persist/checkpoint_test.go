@@ -477,3 +477,44 @@ func FuzzLoadCheckpoint(f *testing.F) {
 		}
 	})
 }
+
+// TestCheckpointKeepsNoiseEstimates checks that the gradient noise scale a
+// callback recorded in the epoch records survives a checkpoint.
+func TestCheckpointKeepsNoiseEstimates(t *testing.T) {
+	xor := data.XOR(tensor.Float64)
+	m := compiledXOR(t, tensor.Float64)
+	cfg := nn.FitConfig{Epochs: 3, Callbacks: []nn.Callback{noiseRecorder{}}}
+	h, err := m.Fit(context.Background(), xor, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Epochs[0].Noise.Probes == 0 {
+		t.Fatal("the test callback recorded no noise estimate")
+	}
+	var buf bytes.Buffer
+	if err := WriteCheckpoint(&buf, m, cfg); err != nil {
+		t.Fatal(err)
+	}
+	back := compiledXOR(t, tensor.Float64)
+	if _, err := ReadCheckpoint(&buf, back); err != nil {
+		t.Fatal(err)
+	}
+	st, err := back.TrainState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range st.History.Epochs {
+		if e.Noise != h.Epochs[i].Noise {
+			t.Fatalf("epoch %d: noise %+v after the checkpoint, %+v before", i+1, e.Noise, h.Epochs[i].Noise)
+		}
+	}
+}
+
+// noiseRecorder writes a made-up noise estimate into each epoch record, as
+// callbacks.GradientNoiseScale does with a real one.
+type noiseRecorder struct{}
+
+func (noiseRecorder) OnEpochEnd(_ *nn.Training, rec *nn.EpochRecord) error {
+	rec.Noise = nn.GradientNoise{Small: 1, Big: 3, Probes: 2, GradSq: 0.25 * float64(rec.Epoch), TraceCov: 1.5, Simple: 6 / float64(rec.Epoch)}
+	return nil
+}
