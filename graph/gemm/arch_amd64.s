@@ -1,0 +1,369 @@
+// The micro-kernels and axpy kernels for amd64 (AVX2 and FMA). The float32 and
+// float64 versions are written alike, line for line; keep them so.
+
+#include "textflag.h"
+
+// func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
+TEXT ·cpuid(SB), NOSPLIT, $0-24
+	MOVL eaxArg+0(FP), AX
+	MOVL ecxArg+4(FP), CX
+	CPUID
+	MOVL AX, eax+8(FP)
+	MOVL BX, ebx+12(FP)
+	MOVL CX, ecx+16(FP)
+	MOVL DX, edx+20(FP)
+	RET
+
+// func xgetbv() (eax, edx uint32)
+TEXT ·xgetbv(SB), NOSPLIT, $0-8
+	MOVL $0, CX
+	XGETBV
+	MOVL AX, eax+0(FP)
+	MOVL DX, edx+4(FP)
+	RET
+
+// func sgemmKernel6x16(kc int, a, b, c *float32, ldc, accumulate int, alpha, beta float32)
+//
+// Accumulators: Y(2i) and Y(2i+1) hold row i of the 6-row tile; Y12, Y13
+// hold a row of the B sliver, Y14 and Y15 the broadcast elements of A.
+TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-56
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $2, R8
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	TESTQ CX, CX
+	JE    epilogue_sgemmKernel6x16
+loop_sgemmKernel6x16:
+	VMOVUPS (DI), Y12
+	VMOVUPS 32(DI), Y13
+	VBROADCASTSS 0(SI), Y14
+	VFMADD231PS Y12, Y14, Y0
+	VFMADD231PS Y13, Y14, Y1
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS Y12, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS 8(SI), Y14
+	VFMADD231PS Y12, Y14, Y4
+	VFMADD231PS Y13, Y14, Y5
+	VBROADCASTSS 12(SI), Y15
+	VFMADD231PS Y12, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	VBROADCASTSS 16(SI), Y14
+	VFMADD231PS Y12, Y14, Y8
+	VFMADD231PS Y13, Y14, Y9
+	VBROADCASTSS 20(SI), Y15
+	VFMADD231PS Y12, Y15, Y10
+	VFMADD231PS Y13, Y15, Y11
+	ADDQ $24, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNE  loop_sgemmKernel6x16
+epilogue_sgemmKernel6x16:
+	VBROADCASTSS alpha+48(FP), Y14
+	VMULPS Y14, Y0, Y0
+	VMULPS Y14, Y1, Y1
+	VMULPS Y14, Y2, Y2
+	VMULPS Y14, Y3, Y3
+	VMULPS Y14, Y4, Y4
+	VMULPS Y14, Y5, Y5
+	VMULPS Y14, Y6, Y6
+	VMULPS Y14, Y7, Y7
+	VMULPS Y14, Y8, Y8
+	VMULPS Y14, Y9, Y9
+	VMULPS Y14, Y10, Y10
+	VMULPS Y14, Y11, Y11
+	MOVQ accumulate+40(FP), AX
+	TESTQ AX, AX
+	JNE  accumulate_sgemmKernel6x16
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	ADDQ R8, DX
+	VMOVUPS Y2, (DX)
+	VMOVUPS Y3, 32(DX)
+	ADDQ R8, DX
+	VMOVUPS Y4, (DX)
+	VMOVUPS Y5, 32(DX)
+	ADDQ R8, DX
+	VMOVUPS Y6, (DX)
+	VMOVUPS Y7, 32(DX)
+	ADDQ R8, DX
+	VMOVUPS Y8, (DX)
+	VMOVUPS Y9, 32(DX)
+	ADDQ R8, DX
+	VMOVUPS Y10, (DX)
+	VMOVUPS Y11, 32(DX)
+	VZEROUPPER
+	RET
+accumulate_sgemmKernel6x16:
+	VBROADCASTSS beta+52(FP), Y15
+	VFMADD231PS (DX), Y15, Y0
+	VFMADD231PS 32(DX), Y15, Y1
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	ADDQ R8, DX
+	VFMADD231PS (DX), Y15, Y2
+	VFMADD231PS 32(DX), Y15, Y3
+	VMOVUPS Y2, (DX)
+	VMOVUPS Y3, 32(DX)
+	ADDQ R8, DX
+	VFMADD231PS (DX), Y15, Y4
+	VFMADD231PS 32(DX), Y15, Y5
+	VMOVUPS Y4, (DX)
+	VMOVUPS Y5, 32(DX)
+	ADDQ R8, DX
+	VFMADD231PS (DX), Y15, Y6
+	VFMADD231PS 32(DX), Y15, Y7
+	VMOVUPS Y6, (DX)
+	VMOVUPS Y7, 32(DX)
+	ADDQ R8, DX
+	VFMADD231PS (DX), Y15, Y8
+	VFMADD231PS 32(DX), Y15, Y9
+	VMOVUPS Y8, (DX)
+	VMOVUPS Y9, 32(DX)
+	ADDQ R8, DX
+	VFMADD231PS (DX), Y15, Y10
+	VFMADD231PS 32(DX), Y15, Y11
+	VMOVUPS Y10, (DX)
+	VMOVUPS Y11, 32(DX)
+	VZEROUPPER
+	RET
+
+// func dgemmKernel6x8(kc int, a, b, c *float64, ldc, accumulate int, alpha, beta float64)
+//
+// Accumulators: Y(2i) and Y(2i+1) hold row i of the 6-row tile; Y12, Y13
+// hold a row of the B sliver, Y14 and Y15 the broadcast elements of A.
+TEXT ·dgemmKernel6x8(SB), NOSPLIT, $0-64
+	MOVQ kc+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ c+24(FP), DX
+	MOVQ ldc+32(FP), R8
+	SHLQ $3, R8
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	TESTQ CX, CX
+	JE    epilogue_dgemmKernel6x8
+loop_dgemmKernel6x8:
+	VMOVUPS (DI), Y12
+	VMOVUPS 32(DI), Y13
+	VBROADCASTSD 0(SI), Y14
+	VFMADD231PD Y12, Y14, Y0
+	VFMADD231PD Y13, Y14, Y1
+	VBROADCASTSD 8(SI), Y15
+	VFMADD231PD Y12, Y15, Y2
+	VFMADD231PD Y13, Y15, Y3
+	VBROADCASTSD 16(SI), Y14
+	VFMADD231PD Y12, Y14, Y4
+	VFMADD231PD Y13, Y14, Y5
+	VBROADCASTSD 24(SI), Y15
+	VFMADD231PD Y12, Y15, Y6
+	VFMADD231PD Y13, Y15, Y7
+	VBROADCASTSD 32(SI), Y14
+	VFMADD231PD Y12, Y14, Y8
+	VFMADD231PD Y13, Y14, Y9
+	VBROADCASTSD 40(SI), Y15
+	VFMADD231PD Y12, Y15, Y10
+	VFMADD231PD Y13, Y15, Y11
+	ADDQ $48, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNE  loop_dgemmKernel6x8
+epilogue_dgemmKernel6x8:
+	VBROADCASTSD alpha+48(FP), Y14
+	VMULPD Y14, Y0, Y0
+	VMULPD Y14, Y1, Y1
+	VMULPD Y14, Y2, Y2
+	VMULPD Y14, Y3, Y3
+	VMULPD Y14, Y4, Y4
+	VMULPD Y14, Y5, Y5
+	VMULPD Y14, Y6, Y6
+	VMULPD Y14, Y7, Y7
+	VMULPD Y14, Y8, Y8
+	VMULPD Y14, Y9, Y9
+	VMULPD Y14, Y10, Y10
+	VMULPD Y14, Y11, Y11
+	MOVQ accumulate+40(FP), AX
+	TESTQ AX, AX
+	JNE  accumulate_dgemmKernel6x8
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	ADDQ R8, DX
+	VMOVUPS Y2, (DX)
+	VMOVUPS Y3, 32(DX)
+	ADDQ R8, DX
+	VMOVUPS Y4, (DX)
+	VMOVUPS Y5, 32(DX)
+	ADDQ R8, DX
+	VMOVUPS Y6, (DX)
+	VMOVUPS Y7, 32(DX)
+	ADDQ R8, DX
+	VMOVUPS Y8, (DX)
+	VMOVUPS Y9, 32(DX)
+	ADDQ R8, DX
+	VMOVUPS Y10, (DX)
+	VMOVUPS Y11, 32(DX)
+	VZEROUPPER
+	RET
+accumulate_dgemmKernel6x8:
+	VBROADCASTSD beta+56(FP), Y15
+	VFMADD231PD (DX), Y15, Y0
+	VFMADD231PD 32(DX), Y15, Y1
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	ADDQ R8, DX
+	VFMADD231PD (DX), Y15, Y2
+	VFMADD231PD 32(DX), Y15, Y3
+	VMOVUPS Y2, (DX)
+	VMOVUPS Y3, 32(DX)
+	ADDQ R8, DX
+	VFMADD231PD (DX), Y15, Y4
+	VFMADD231PD 32(DX), Y15, Y5
+	VMOVUPS Y4, (DX)
+	VMOVUPS Y5, 32(DX)
+	ADDQ R8, DX
+	VFMADD231PD (DX), Y15, Y6
+	VFMADD231PD 32(DX), Y15, Y7
+	VMOVUPS Y6, (DX)
+	VMOVUPS Y7, 32(DX)
+	ADDQ R8, DX
+	VFMADD231PD (DX), Y15, Y8
+	VFMADD231PD 32(DX), Y15, Y9
+	VMOVUPS Y8, (DX)
+	VMOVUPS Y9, 32(DX)
+	ADDQ R8, DX
+	VFMADD231PD (DX), Y15, Y10
+	VFMADD231PD 32(DX), Y15, Y11
+	VMOVUPS Y10, (DX)
+	VMOVUPS Y11, 32(DX)
+	VZEROUPPER
+	RET
+
+// func saxpyAVX2(alpha float32, x, y []float32)
+//
+// y[i] += alpha*x[i] for i < len(x): a product then a sum (not fused), as
+// the reference BLAS, four vectors per step, then one, then scalars.
+TEXT ·saxpyAVX2(SB), NOSPLIT, $0-56
+	VBROADCASTSS alpha+0(FP), Y0
+	MOVQ x_base+8(FP), SI
+	MOVQ x_len+16(FP), CX
+	MOVQ y_base+32(FP), DI
+loop4_saxpyAVX2:
+	CMPQ CX, $32
+	JL   loop1_saxpyAVX2
+	VMULPS 0(SI), Y0, Y1
+	VMULPS 32(SI), Y0, Y2
+	VMULPS 64(SI), Y0, Y3
+	VMULPS 96(SI), Y0, Y4
+	VADDPS 0(DI), Y1, Y1
+	VADDPS 32(DI), Y2, Y2
+	VADDPS 64(DI), Y3, Y3
+	VADDPS 96(DI), Y4, Y4
+	VMOVUPS Y1, 0(DI)
+	VMOVUPS Y2, 32(DI)
+	VMOVUPS Y3, 64(DI)
+	VMOVUPS Y4, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	JMP  loop4_saxpyAVX2
+loop1_saxpyAVX2:
+	CMPQ CX, $8
+	JL   tail_saxpyAVX2
+	VMULPS (SI), Y0, Y1
+	VADDPS (DI), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  loop1_saxpyAVX2
+tail_saxpyAVX2:
+	TESTQ CX, CX
+	JE   done_saxpyAVX2
+	VMOVSS (SI), X1
+	VMULSS X0, X1, X1
+	VADDSS (DI), X1, X1
+	VMOVSS X1, (DI)
+	ADDQ $4, SI
+	ADDQ $4, DI
+	DECQ CX
+	JMP  tail_saxpyAVX2
+done_saxpyAVX2:
+	VZEROUPPER
+	RET
+
+// func daxpyAVX2(alpha float64, x, y []float64)
+//
+// y[i] += alpha*x[i] for i < len(x): a product then a sum (not fused), as
+// the reference BLAS, four vectors per step, then one, then scalars.
+TEXT ·daxpyAVX2(SB), NOSPLIT, $0-56
+	VBROADCASTSD alpha+0(FP), Y0
+	MOVQ x_base+8(FP), SI
+	MOVQ x_len+16(FP), CX
+	MOVQ y_base+32(FP), DI
+loop4_daxpyAVX2:
+	CMPQ CX, $16
+	JL   loop1_daxpyAVX2
+	VMULPD 0(SI), Y0, Y1
+	VMULPD 32(SI), Y0, Y2
+	VMULPD 64(SI), Y0, Y3
+	VMULPD 96(SI), Y0, Y4
+	VADDPD 0(DI), Y1, Y1
+	VADDPD 32(DI), Y2, Y2
+	VADDPD 64(DI), Y3, Y3
+	VADDPD 96(DI), Y4, Y4
+	VMOVUPS Y1, 0(DI)
+	VMOVUPS Y2, 32(DI)
+	VMOVUPS Y3, 64(DI)
+	VMOVUPS Y4, 96(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $16, CX
+	JMP  loop4_daxpyAVX2
+loop1_daxpyAVX2:
+	CMPQ CX, $4
+	JL   tail_daxpyAVX2
+	VMULPD (SI), Y0, Y1
+	VADDPD (DI), Y1, Y1
+	VMOVUPS Y1, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $4, CX
+	JMP  loop1_daxpyAVX2
+tail_daxpyAVX2:
+	TESTQ CX, CX
+	JE   done_daxpyAVX2
+	VMOVSD (SI), X1
+	VMULSD X0, X1, X1
+	VADDSD (DI), X1, X1
+	VMOVSD X1, (DI)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	DECQ CX
+	JMP  tail_daxpyAVX2
+done_daxpyAVX2:
+	VZEROUPPER
+	RET

@@ -1,0 +1,56 @@
+package gemm
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestAxpyMatchesGonum checks Saxpy and Daxpy, and each kernel's axpy,
+// against gonum's bit for bit: both round the product and then the sum, in
+// the same order for each element, so no tolerance is needed.
+func TestAxpyMatchesGonum(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct{ n, incX, incY int }{
+		{0, 1, 1}, {1, 1, 1}, {7, 1, 1}, {8, 1, 1}, {33, 1, 1}, {100, 1, 1}, {1000, 1, 1},
+		{9, 2, 1}, {9, 1, 3}, {9, -1, 1}, {9, 2, -3}, {9, -2, -1},
+	} {
+		lx, ly := max(1, 1+(tc.n-1)*abs(tc.incX)), max(1, 1+(tc.n-1)*abs(tc.incY))
+		x32, y32 := randSlice[float32](rng, lx), randSlice[float32](rng, ly)
+		x64, y64 := randSlice[float64](rng, lx), randSlice[float64](rng, ly)
+		const a32, a64 = float32(-0.37), -0.37
+
+		want32, want64 := slices.Clone(y32), slices.Clone(y64)
+		ref.Saxpy(tc.n, a32, x32, tc.incX, want32, tc.incY)
+		ref.Daxpy(tc.n, a64, x64, tc.incX, want64, tc.incY)
+
+		got32, got64 := slices.Clone(y32), slices.Clone(y64)
+		if err := Saxpy(tc.n, a32, x32, tc.incX, got32, tc.incY); err != nil {
+			t.Fatal(err)
+		}
+		if err := Daxpy(tc.n, a64, x64, tc.incX, got64, tc.incY); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got32, want32) || !slices.Equal(got64, want64) {
+			t.Errorf("n=%d incX=%d incY=%d: Saxpy or Daxpy differs from gonum's", tc.n, tc.incX, tc.incY)
+		}
+		if tc.incX != 1 || tc.incY != 1 {
+			continue
+		}
+		k32, k64 := archKernels()
+		for _, kern := range []kernel[float32]{k32, portableKernel[float32]("")} {
+			got := slices.Clone(y32)
+			axpy(&kern, tc.n, a32, x32, 1, got, 1)
+			if !slices.Equal(got, want32) {
+				t.Errorf("n=%d: %q axpy float32 differs from gonum's", tc.n, kern.name)
+			}
+		}
+		for _, kern := range []kernel[float64]{k64, portableKernel[float64]("")} {
+			got := slices.Clone(y64)
+			axpy(&kern, tc.n, a64, x64, 1, got, 1)
+			if !slices.Equal(got, want64) {
+				t.Errorf("n=%d: %q axpy float64 differs from gonum's", tc.n, kern.name)
+			}
+		}
+	}
+}

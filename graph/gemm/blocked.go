@@ -1,0 +1,224 @@
+package gemm
+
+// The blocked, packed GEMM of Goto and van de Geijn ("Anatomy of
+// high-performance matrix multiplication", 2008), with the loop order of
+// BLIS: for each nc-wide panel of B and each kc-deep slice of k, B's panel
+// is packed into nr-wide slivers; for each mc-tall block of A, the block is
+// packed into mr-tall slivers; then a micro-kernel multiplies each pair of
+// slivers into an mr×nr tile of C held in registers. Packing makes the
+// micro-kernel's reads contiguous whatever the transposes and leading
+// dimensions, pads edges with zeros so the micro-kernel always computes a
+// full tile, and keeps a kc×nr sliver of B in L1 and an mc×kc block of A in
+// L2 while they are reused.
+
+import "sync"
+
+// Block sizes, in elements. blockK·nr·4 bytes (a float32 B sliver, 16 KiB)
+// fits L1 beside an A sliver; blockM·blockK (96 KiB for float32) fits L2;
+// blockM is a multiple of every kernel's mr, blockN of every nr.
+const (
+	blockK = 256
+	blockM = 96
+	blockN = 1024
+)
+
+// smallM is the number of rows below which a product with B not transposed
+// skips packing: each row of C is a sum of k scaled rows of B (axpy), since
+// packing B would read and write it once for at most smallM-1 uses.
+const smallM = 4
+
+// microKernel sets the mr×nr tile at c (row stride ldc) to
+// α·Σ_p a[p·mr+i]·b[p·nr+j] + β·c, reading c only when accumulate is
+// non-zero; a and b point to kc·mr and kc·nr packed values.
+type microKernel[T Float] func(kc int, a, b, c *T, ldc, accumulate int, alpha, beta T)
+
+// kernel is a micro-kernel with its tile shape and the unit-stride axpy
+// used beside it.
+type kernel[T Float] struct {
+	name   string
+	mr, nr int
+	micro  microKernel[T]
+	axpy   func(alpha T, x, y []T) // y[i] += alpha·x[i] for i < len(x)
+}
+
+// workspace holds the packing buffers of one call; a pool keeps them.
+type workspace[T Float] struct {
+	a    []T // a packed mc×kc block of A
+	b    []T // a packed kc×nc panel of B
+	tile []T // an edge tile of C, mr×nr at most
+}
+
+func newWorkspace[T Float]() *workspace[T] {
+	return &workspace[T]{
+		a:    make([]T, blockM*blockK),
+		b:    make([]T, blockK*blockN),
+		tile: make([]T, 16*32),
+	}
+}
+
+var (
+	pool32 = sync.Pool{New: func() any { return newWorkspace[float32]() }}
+	pool64 = sync.Pool{New: func() any { return newWorkspace[float64]() }}
+)
+
+// gemmSerial computes C ← α·op(A)·op(B) + β·C on the calling goroutine.
+// Arguments have been checked.
+func gemmSerial[T Float](kern *kernel[T], ws *workspace[T], tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scale(m, n, beta, c, ldc)
+		return
+	}
+	if m < smallM && !tB {
+		gemmRows(kern, tA, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	for jc := 0; jc < n; jc += blockN {
+		nc := min(blockN, n-jc)
+		for pc := 0; pc < k; pc += blockK {
+			kc := min(blockK, k-pc)
+			packB(ws.b, tB, b, ldb, pc, jc, kc, nc, kern.nr)
+			acc, bt := 1, T(1)
+			if pc == 0 {
+				bt = beta
+				if beta == 0 {
+					acc = 0
+				}
+			}
+			for ic := 0; ic < m; ic += blockM {
+				mc := min(blockM, m-ic)
+				packA(ws.a, tA, a, lda, ic, pc, mc, kc, kern.mr)
+				macro(kern, ws, 0, mc, nc, kc, alpha, bt, acc, c[ic*ldc+jc:], ldc)
+			}
+		}
+	}
+}
+
+// macro multiplies the packed block of A (its rows from ir0 to mc) by the
+// packed panel of B into C, one micro-kernel call per mr×nr tile.
+func macro[T Float](kern *kernel[T], ws *workspace[T], ir0, mc, nc, kc int, alpha, beta T, acc int, c []T, ldc int) {
+	mr, nr := kern.mr, kern.nr
+	for jr := 0; jr < nc; jr += nr {
+		nw := min(nr, nc-jr)
+		pb := &ws.b[jr*kc]
+		for ir := ir0; ir < mc; ir += mr {
+			mh := min(mr, mc-ir)
+			pa := &ws.a[ir*kc]
+			if mh == mr && nw == nr {
+				kern.micro(kc, pa, pb, &c[ir*ldc+jr], ldc, acc, alpha, beta)
+				continue
+			}
+			kern.micro(kc, pa, pb, &ws.tile[0], nr, 0, 1, 0)
+			for i := range mh {
+				row := c[(ir+i)*ldc+jr : (ir+i)*ldc+jr+nw]
+				t := ws.tile[i*nr : i*nr+nw]
+				if acc == 0 {
+					for j := range row {
+						row[j] = alpha * t[j]
+					}
+				} else {
+					for j := range row {
+						row[j] = alpha*t[j] + beta*row[j]
+					}
+				}
+			}
+		}
+	}
+}
+
+// packA packs rows i0 to i0+mc and columns p0 to p0+kc of op(A) into
+// mr-tall slivers: sliver s holds op(A)[i0+s·mr+i][p0+p] at
+// dst[s·mr·kc+p·mr+i], zero past the last row.
+func packA[T Float](dst []T, trans bool, a []T, lda, i0, p0, mc, kc, mr int) {
+	for is := 0; is < mc; is += mr {
+		mh := min(mr, mc-is)
+		d := dst[is*kc : is*kc+mr*kc]
+		if trans { // op(A)[i][p] = a[p·lda+i]
+			for p := range kc {
+				off := (p0+p)*lda + i0 + is
+				copy(d[p*mr:p*mr+mh], a[off:off+mh])
+			}
+		} else { // op(A)[i][p] = a[i·lda+p]
+			for i := range mh {
+				off := (i0+is+i)*lda + p0
+				for p, v := range a[off : off+kc] {
+					d[p*mr+i] = v
+				}
+			}
+		}
+		if mh < mr {
+			for p := range kc {
+				clear(d[p*mr+mh : (p+1)*mr])
+			}
+		}
+	}
+}
+
+// packB packs rows p0 to p0+kc and columns j0 to j0+nc of op(B) into
+// nr-wide slivers: sliver s holds op(B)[p0+p][j0+s·nr+j] at
+// dst[s·nr·kc+p·nr+j], zero past the last column.
+func packB[T Float](dst []T, trans bool, b []T, ldb, p0, j0, kc, nc, nr int) {
+	for js := 0; js < nc; js += nr {
+		nw := min(nr, nc-js)
+		d := dst[js*kc : js*kc+nr*kc]
+		if trans { // op(B)[p][j] = b[j·ldb+p]
+			for j := range nw {
+				off := (j0+js+j)*ldb + p0
+				for p, v := range b[off : off+kc] {
+					d[p*nr+j] = v
+				}
+			}
+		} else { // op(B)[p][j] = b[p·ldb+j]
+			for p := range kc {
+				off := (p0+p)*ldb + j0 + js
+				copy(d[p*nr:p*nr+nw], b[off:off+nw])
+			}
+		}
+		if nw < nr {
+			for p := range kc {
+				clear(d[p*nr+nw : (p+1)*nr])
+			}
+		}
+	}
+}
+
+// gemmRows computes a product with few rows and B not transposed without
+// packing: row i of C is β·C[i] plus α·op(A)[i][p] times row p of B, for
+// each p. Like the reference BLAS, it skips zero elements of A (inputs
+// after a ReLU, or image pixels, are often zero), so an Inf or NaN in a row
+// of B met by a zero of A does not reach C.
+func gemmRows[T Float](kern *kernel[T], tA bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	scale(m, n, beta, c, ldc)
+	for i := range m {
+		row := c[i*ldc : i*ldc+n]
+		for p := range k {
+			v := a[i*lda+p]
+			if tA {
+				v = a[p*lda+i]
+			}
+			if v == 0 {
+				continue
+			}
+			kern.axpy(alpha*v, b[p*ldb:p*ldb+n], row)
+		}
+	}
+}
+
+// scale sets C ← β·C, writing zeros without reading C when β = 0.
+func scale[T Float](m, n int, beta T, c []T, ldc int) {
+	if beta == 1 {
+		return
+	}
+	for i := range m {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		for j := range row {
+			row[j] *= beta
+		}
+	}
+}
