@@ -43,9 +43,10 @@ type kernel[T Float] struct {
 
 // workspace holds the packing buffers of one call; a pool keeps them.
 type workspace[T Float] struct {
-	a    []T // a packed mc×kc block of A
-	b    []T // a packed kc×nc panel of B
-	tile []T // an edge tile of C, mr×nr at most
+	a    []T    // a packed mc×kc block of A
+	b    []T    // a packed kc×nc panel of B
+	tile []T    // an edge tile of C, mr×nr at most
+	job  job[T] // the caller's job when a product is shared
 }
 
 func newWorkspace[T Float]() *workspace[T] {
@@ -53,6 +54,7 @@ func newWorkspace[T Float]() *workspace[T] {
 		a:    make([]T, blockM*blockK),
 		b:    make([]T, blockK*blockN),
 		tile: make([]T, 16*32),
+		job:  job[T]{done: make(chan struct{})},
 	}
 }
 

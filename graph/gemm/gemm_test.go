@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"sync"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
@@ -18,8 +20,8 @@ var ref gonum.Implementation
 type gemmFunc[T Float] func(tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) error
 
 // implementations returns the exported entry point and each kernel called
-// directly through the blocked driver, so the portable kernel is tested on
-// amd64 too.
+// directly through the blocked driver, on one goroutine and shared with the
+// helper, so the portable kernel is tested on amd64 too.
 func implementations[T Float]() map[string]gemmFunc[T] {
 	out := map[string]gemmFunc[T]{}
 	var k T
@@ -36,8 +38,20 @@ func implementations[T Float]() map[string]gemmFunc[T] {
 			gemmSerial(&kern, newWorkspace[T](), tA != blas.NoTrans, tB != blas.NoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 			return nil
 		}
+		out[name+" shared"] = func(tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) error {
+			gemm(&kern, poolFor[T](), true, tA != blas.NoTrans, tB != blas.NoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+			return nil
+		}
 	}
 	return out
+}
+
+func poolFor[T Float]() *sync.Pool {
+	var z T
+	if _, ok := any(z).(float32); ok {
+		return &pool32
+	}
+	return &pool64
 }
 
 func archKernelFor[T Float]() (kernel[T], bool) {
@@ -134,7 +148,10 @@ func gemmCases() []gemmCase {
 	sizes := [][3]int{
 		{0, 0, 0}, {0, 3, 2}, {3, 0, 2}, {3, 2, 0}, {1, 1, 1}, {1, 7, 1}, {7, 1, 1}, {1, 1, 9},
 		{2, 3, 4}, {5, 15, 7}, {6, 16, 8}, {7, 17, 9}, {13, 33, 257}, {97, 9, 5}, {3, 1030, 3},
-		{1, 128, 784}, {3, 10, 128}, {32, 128, 10}, {128, 10, 32}, {40, 128, 300},
+		{1, 128, 784}, {3, 10, 128}, {32, 128, 10}, {128, 10, 32},
+		// From here on, large enough (m·n·k ≥ parMinWork) to be shared
+		// with the helper, by columns then by rows of C.
+		{40, 128, 300}, {300, 40, 100}, {1200, 9, 100},
 	}
 	for _, s := range sizes {
 		for _, tA := range trans {
@@ -153,22 +170,24 @@ func gemmCases() []gemmCase {
 }
 
 func testGemm[T Float](t *testing.T) {
-	for name, f := range implementations[T]() {
-		for ci, tc := range gemmCases() {
-			rng := rand.New(rand.NewPCG(uint64(ci), 13))
-			ar, ac := tc.m, tc.k
-			if tc.tA != blas.NoTrans {
-				ar, ac = ac, ar
-			}
-			br, bc := tc.k, tc.n
-			if tc.tB != blas.NoTrans {
-				br, bc = bc, br
-			}
-			lda, ldb, ldc := max(1, ac+tc.padA), max(1, bc+tc.padB), max(1, tc.n+tc.padC)
-			a := randSlice[T](rng, max(0, ar*lda))
-			b := randSlice[T](rng, max(0, br*ldb))
-			c := randSlice[T](rng, max(0, tc.m*ldc))
-			want, tol := refGemm(tc.tA, tc.tB, tc.m, tc.n, tc.k, T(tc.alpha), a, lda, b, ldb, T(tc.beta), c, ldc)
+	impls := implementations[T]()
+	for ci, tc := range gemmCases() {
+		rng := rand.New(rand.NewPCG(uint64(ci), 13))
+		ar, ac := tc.m, tc.k
+		if tc.tA != blas.NoTrans {
+			ar, ac = ac, ar
+		}
+		br, bc := tc.k, tc.n
+		if tc.tB != blas.NoTrans {
+			br, bc = bc, br
+		}
+		lda, ldb, ldc := max(1, ac+tc.padA), max(1, bc+tc.padB), max(1, tc.n+tc.padC)
+		a := randSlice[T](rng, max(0, ar*lda))
+		b := randSlice[T](rng, max(0, br*ldb))
+		c0 := randSlice[T](rng, max(0, tc.m*ldc))
+		want, tol := refGemm(tc.tA, tc.tB, tc.m, tc.n, tc.k, T(tc.alpha), a, lda, b, ldb, T(tc.beta), c0, ldc)
+		for name, f := range impls {
+			c := slices.Clone(c0)
 			if err := f(tc.tA, tc.tB, tc.m, tc.n, tc.k, T(tc.alpha), a, lda, b, ldb, T(tc.beta), c, ldc); err != nil {
 				t.Fatalf("%s %v: %v", name, tc, err)
 			}

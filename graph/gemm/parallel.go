@@ -1,0 +1,143 @@
+package gemm
+
+// Sharing a product with a helper goroutine. A large product is cut into a
+// few chunks of rows or columns of C, each an independent product that
+// packs its own panels. The caller offers the job to one persistent helper
+// goroutine (started on first use) without blocking, then takes chunks from
+// a shared atomic counter until none is left, as does the helper if it took
+// the job; the caller then waits for the helper to let go. If the helper is
+// busy with another caller's product, or the other core is taken by another
+// process, the caller simply does more chunks. Nothing here allocates per
+// call: the job lives in the caller's pooled workspace, the helper keeps its
+// own workspaces, and an unbuffered channel hands over a pointer.
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// parMinWork is the number of multiply-adds (m·n·k) from which a product is
+// shared: about 30 µs of work at 60 GFLOP/s, well above the few
+// microseconds a hand-over costs.
+const parMinWork = 1 << 20
+
+// parChunks is how many chunks a shared product is cut into: more than two,
+// so that a helper that starts late still takes a share, and few, since
+// each chunk packs its share of A or all of B again.
+const parChunks = 4
+
+// chunker is a job the helper can work on.
+type chunker interface{ help(h *helperState) }
+
+// helperState is the helper goroutine's own workspaces.
+type helperState struct {
+	ws32 *workspace[float32]
+	ws64 *workspace[float64]
+}
+
+var helper struct {
+	once sync.Once
+	jobs chan chunker
+}
+
+func startHelper() {
+	helper.jobs = make(chan chunker)
+	go func() {
+		h := &helperState{ws32: newWorkspace[float32](), ws64: newWorkspace[float64]()}
+		for j := range helper.jobs {
+			j.help(h)
+		}
+	}()
+}
+
+// job is one shared product.
+type job[T Float] struct {
+	kern          *kernel[T]
+	tA, tB        bool
+	m, n, k       int
+	alpha, beta   T
+	a, b, c       []T
+	lda, ldb, ldc int
+	byRows        bool // chunks are rows of C (else columns)
+	size, chunks  int
+	next          atomic.Int64
+	done          chan struct{}
+}
+
+func (j *job[T]) help(h *helperState) {
+	switch j := any(j).(type) {
+	case *job[float32]:
+		j.run(h.ws32)
+	case *job[float64]:
+		j.run(h.ws64)
+	}
+	j.done <- struct{}{}
+}
+
+// run computes chunks until none is left.
+func (j *job[T]) run(ws *workspace[T]) {
+	for {
+		i := int(j.next.Add(1)) - 1
+		if i >= j.chunks {
+			return
+		}
+		lo := i * j.size
+		if j.byRows {
+			hi := min(j.m, lo+j.size)
+			var a []T
+			if j.tA {
+				a = j.a[lo:] // op(A)'s rows are a's columns
+			} else {
+				a = j.a[lo*j.lda:]
+			}
+			gemmSerial(j.kern, ws, j.tA, j.tB, hi-lo, j.n, j.k, j.alpha, a, j.lda, j.b, j.ldb, j.beta, j.c[lo*j.ldc:], j.ldc)
+			continue
+		}
+		hi := min(j.n, lo+j.size)
+		var b []T
+		if j.tB {
+			b = j.b[lo*j.ldb:] // op(B)'s columns are b's rows
+		} else {
+			b = j.b[lo:]
+		}
+		gemmSerial(j.kern, ws, j.tA, j.tB, j.m, hi-lo, j.k, j.alpha, j.a, j.lda, b, j.ldb, j.beta, j.c[lo:], j.ldc)
+	}
+}
+
+// gemm computes C ← α·op(A)·op(B) + β·C, sharing the work with the helper
+// when the product is large and more than one P can run goroutines.
+func gemm[T Float](kern *kernel[T], pool *sync.Pool, helpers bool, tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	ws := pool.Get().(*workspace[T])
+	defer pool.Put(ws)
+	if !helpers || m*n*k < parMinWork || k == 0 || alpha == 0 || (m < smallM && !tB) || runtime.GOMAXPROCS(0) < 2 {
+		gemmSerial(kern, ws, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	j := &ws.job
+	*j = job[T]{kern: kern, tA: tA, tB: tB, m: m, n: n, k: k, alpha: alpha, beta: beta,
+		a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc, done: j.done}
+	if m >= n {
+		j.byRows, j.size = true, roundUp((m+parChunks-1)/parChunks, kern.mr)
+		j.chunks = (m + j.size - 1) / j.size
+	} else {
+		j.size = roundUp((n+parChunks-1)/parChunks, kern.nr)
+		j.chunks = (n + j.size - 1) / j.size
+	}
+	helper.once.Do(startHelper)
+	shared := false
+	if j.chunks > 1 {
+		select {
+		case helper.jobs <- j:
+			shared = true
+		default:
+		}
+	}
+	j.run(ws)
+	if shared {
+		<-j.done
+	}
+	j.a, j.b, j.c = nil, nil, nil // do not keep the caller's matrices alive
+}
+
+func roundUp(x, to int) int { return (x + to - 1) / to * to }
