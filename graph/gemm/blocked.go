@@ -196,9 +196,11 @@ func gemmRows[T Float](kern *kernel[T], tA bool, m, n, k int, alpha T, a []T, ld
 	for i := range m {
 		row := c[i*ldc : i*ldc+n]
 		for p := range k {
-			v := a[i*lda+p]
+			var v T
 			if tA {
 				v = a[p*lda+i]
+			} else {
+				v = a[i*lda+p]
 			}
 			if v == 0 {
 				continue
