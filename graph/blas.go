@@ -1,11 +1,13 @@
 package graph
 
-// blasName names the GEMM library in use; blas_openblas.go replaces it.
-var blasName = "gonum (pure Go)"
+import "github.com/descentlab/descent/graph/gemm"
 
-// BLAS names the BLAS library that descent's matrix products use: "gonum
-// (pure Go)" by default, or "OpenBLAS (cgo)" in a build with the openblas
-// tag, which switches gorgonia, tensor and gonum's blas32/blas64 packages
-// to OpenBLAS through gonum.org/v1/netlib (it needs Debian's
-// libopenblas-dev and CGO_LDFLAGS=-lopenblas).
-func BLAS() string { return blasName }
+// BLAS names the matrix product that descent's own operations (Dense and
+// its gradients, optim's SGD step) use: gemm.Kernel(), which is descent's
+// blocked GEMM ("descent blocked GEMM, AVX2/FMA assembly" on amd64, a
+// portable Go kernel elsewhere) by default, or OpenBLAS in a build with the
+// openblas tag. That tag also switches gorgonia, tensor and gonum's
+// blas32/blas64 packages (used by gorgonia's own MatMul) to OpenBLAS
+// through gonum.org/v1/netlib; it needs Debian's libopenblas-dev and
+// CGO_LDFLAGS=-lopenblas. Without it, gorgonia's own MatMul uses gonum.
+func BLAS() string { return gemm.Kernel() }
