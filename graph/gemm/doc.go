@@ -19,9 +19,15 @@
 //   - build tag openblas: gonum's netlib binding to OpenBLAS (cgo,
 //     CGO_LDFLAGS=-lopenblas), so an OpenBLAS build keeps OpenBLAS.
 //
-// Large products are split between two persistent worker goroutines (see
-// SetWorkers); no call allocates once the package has warmed up: packing
-// buffers are reused through a sync.Pool and workers are started once.
+// A product of at least 2²⁰ multiply-adds is cut into chunks that the
+// calling goroutine shares with one persistent helper goroutine when
+// GOMAXPROCS is 2 or more (parallel.go). No call allocates once the package
+// has warmed up: packing buffers are reused through a sync.Pool, and the
+// helper is started once, on first use.
+//
+// Products with fewer than four rows and B not transposed (a batch of one)
+// skip packing: each row of C is a sum of scaled rows of B, and zero
+// elements of A are skipped, as the reference BLAS does.
 //
 // # Semantics
 //
