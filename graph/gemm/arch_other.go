@@ -2,9 +2,16 @@
 
 package gemm
 
+const namePortable = "descent blocked GEMM, portable Go"
+
 // archKernels returns the portable kernels: no assembly is written for
 // this platform.
 func archKernels() (kernel[float32], kernel[float64]) {
-	const name = "descent blocked GEMM, portable Go"
-	return portableKernel[float32](name), portableKernel[float64](name)
+	return portableKernel[float32](namePortable), portableKernel[float64](namePortable)
+}
+
+// supportedKernels returns the kernels this platform can run.
+func supportedKernels() ([]kernel[float32], []kernel[float64]) {
+	k32, k64 := archKernels()
+	return []kernel[float32]{k32}, []kernel[float64]{k64}
 }

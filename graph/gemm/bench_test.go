@@ -63,7 +63,7 @@ func benchShape[T Float](b *testing.B, s mlpShape, helpers bool) {
 	if s.tB {
 		ldb = s.k
 	}
-	kern, _ := archKernelFor[T]()
+	kern := kernelsFor[T]()[0]
 	pool := poolFor[T]()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -75,9 +75,13 @@ func benchShape[T Float](b *testing.B, s mlpShape, helpers bool) {
 // BenchmarkMicroKernel times the micro-kernel alone on packed slivers that
 // stay in L1: the ceiling of the blocked GEMM on this machine.
 func BenchmarkMicroKernel(b *testing.B) {
-	k32, k64 := archKernels()
-	b.Run("float32", func(b *testing.B) { benchMicro(b, k32) })
-	b.Run("float64", func(b *testing.B) { benchMicro(b, k64) })
+	k32, k64 := supportedKernels()
+	for _, k := range k32 {
+		b.Run(fmt.Sprintf("%dx%d/float32", k.mr, k.nr), func(b *testing.B) { benchMicro(b, k) })
+	}
+	for _, k := range k64 {
+		b.Run(fmt.Sprintf("%dx%d/float64", k.mr, k.nr), func(b *testing.B) { benchMicro(b, k) })
+	}
 }
 
 func benchMicro[T Float](b *testing.B, kern kernel[T]) {

@@ -7,7 +7,7 @@ package gemm
 
 var kern32, kern64 = archKernels()
 
-// Kernel names the GEMM in use, e.g. "descent blocked GEMM, AVX2/FMA
+// Kernel names the GEMM in use, e.g. "descent blocked GEMM, AVX-512
 // assembly" or "descent blocked GEMM, portable Go".
 func Kernel() string { return kern32.name }
 

@@ -19,9 +19,10 @@ var ref gonum.Implementation
 // gemmFunc is one implementation under test, called as Sgemm/Dgemm are.
 type gemmFunc[T Float] func(tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) error
 
-// implementations returns the exported entry point and each kernel called
-// directly through the blocked driver, on one goroutine and shared with the
-// helper, so the portable kernel is tested on amd64 too.
+// implementations returns the exported entry point and each kernel this
+// machine supports called directly through the blocked driver, on one
+// goroutine and shared with the helper: on an AVX-512 machine the AVX2 and
+// portable kernels are tested too.
 func implementations[T Float]() map[string]gemmFunc[T] {
 	out := map[string]gemmFunc[T]{}
 	var k T
@@ -31,9 +32,8 @@ func implementations[T Float]() map[string]gemmFunc[T] {
 	case float64:
 		out["Dgemm"] = any(gemmFunc[float64](Dgemm)).(gemmFunc[T])
 	}
-	arch, _ := archKernelFor[T]()
-	for name, kern := range map[string]kernel[T]{"portable": portableKernel[T]("portable"), "arch": arch} {
-		kern := kern
+	for _, kern := range kernelsFor[T]() {
+		name := kern.name
 		out[name] = func(tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) error {
 			gemmSerial(&kern, newWorkspace[T](), tA != blas.NoTrans, tB != blas.NoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 			return nil
@@ -54,13 +54,15 @@ func poolFor[T Float]() *sync.Pool {
 	return &pool64
 }
 
-func archKernelFor[T Float]() (kernel[T], bool) {
-	k32, k64 := archKernels()
+// kernelsFor returns every kernel this machine can run, fastest first,
+// the portable one included.
+func kernelsFor[T Float]() []kernel[T] {
+	k32, k64 := supportedKernels()
 	var z T
 	if _, ok := any(z).(float32); ok {
-		return any(k32).(kernel[T]), true
+		return any(k32).([]kernel[T])
 	}
-	return any(k64).(kernel[T]), true
+	return any(k64).([]kernel[T])
 }
 
 // refGemm computes the reference product in float64 whatever T is, and the
