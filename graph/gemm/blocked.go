@@ -142,8 +142,19 @@ func packA[T Float](dst []T, trans bool, a []T, lda, i0, p0, mc, kc, mr int) {
 				off := (p0+p)*lda + i0 + is
 				copy(d[p*mr:p*mr+mh], a[off:off+mh])
 			}
-		} else { // op(A)[i][p] = a[i·lda+p]
-			for i := range mh {
+		} else if mh == 12 { // op(A)[i][p] = a[i·lda+p]: a full AVX-512 sliver
+			packRows12(d, a[(i0+is)*lda+p0:], lda, kc)
+		} else { // four rows at a time
+			i := 0
+			for ; i+4 <= mh; i += 4 {
+				off := (i0+is+i)*lda + p0
+				r0, r1, r2, r3 := a[off:off+kc], a[off+lda:off+lda+kc], a[off+2*lda:off+2*lda+kc], a[off+3*lda:off+3*lda+kc]
+				for p := range r0 {
+					q := d[p*mr+i : p*mr+i+4 : p*mr+i+4]
+					q[0], q[1], q[2], q[3] = r0[p], r1[p], r2[p], r3[p]
+				}
+			}
+			for ; i < mh; i++ {
 				off := (i0+is+i)*lda + p0
 				for p, v := range a[off : off+kc] {
 					d[p*mr+i] = v
@@ -155,6 +166,24 @@ func packA[T Float](dst []T, trans bool, a []T, lda, i0, p0, mc, kc, mr int) {
 				clear(d[p*mr+mh : (p+1)*mr])
 			}
 		}
+	}
+}
+
+// packRows12 packs the first kc columns of 12 rows of a (row stride lda)
+// into dst, column after column: dst[p·12+i] = a[i·lda+p].
+func packRows12[T Float](dst, a []T, lda, kc int) {
+	r0, r1, r2, r3 := a[:kc], a[lda:lda+kc], a[2*lda:2*lda+kc], a[3*lda:3*lda+kc]
+	r4, r5, r6, r7 := a[4*lda:4*lda+kc], a[5*lda:5*lda+kc], a[6*lda:6*lda+kc], a[7*lda:7*lda+kc]
+	r8, r9, r10, r11 := a[8*lda:8*lda+kc], a[9*lda:9*lda+kc], a[10*lda:10*lda+kc], a[11*lda:11*lda+kc]
+	// Equal lengths let the compiler drop the bounds checks in the loop.
+	r1, r2, r3, r4, r5 = r1[:len(r0)], r2[:len(r0)], r3[:len(r0)], r4[:len(r0)], r5[:len(r0)]
+	r6, r7, r8, r9, r10, r11 = r6[:len(r0)], r7[:len(r0)], r8[:len(r0)], r9[:len(r0)], r10[:len(r0)], r11[:len(r0)]
+	dst = dst[:12*kc]
+	for p := range r0 {
+		q := dst[p*12 : p*12+12 : p*12+12]
+		q[0], q[1], q[2], q[3] = r0[p], r1[p], r2[p], r3[p]
+		q[4], q[5], q[6], q[7] = r4[p], r5[p], r6[p], r7[p]
+		q[8], q[9], q[10], q[11] = r8[p], r9[p], r10[p], r11[p]
 	}
 }
 
