@@ -1,6 +1,7 @@
 package gemm
 
 import (
+	"runtime"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
@@ -11,9 +12,6 @@ import (
 // take each path: few rows, the blocked path with edge tiles, and a product
 // large enough to be split between goroutines.
 func TestNoAllocations(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector makes sync.Pool drop items at random, so pooled workspaces are re-allocated")
-	}
 	for _, s := range [][3]int{{1, 128, 784}, {32, 128, 784}, {128, 10, 32}, {784, 128, 128}} {
 		m, n, k := s[0], s[1], s[2]
 		a32, b32, c32 := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
@@ -32,5 +30,19 @@ func TestNoAllocations(t *testing.T) {
 				t.Errorf("%s m,n,k=%v: %v allocations per call, want 0", tc.name, s, got)
 			}
 		}
+	}
+}
+
+// TestWorkspacesSurviveGC checks that an idle workspace is still there
+// after garbage collections (a sync.Pool would have dropped it, and the
+// next call would re-allocate about a megabyte).
+func TestWorkspacesSurviveGC(t *testing.T) {
+	p := newWorkspaces[float32](2)
+	ws := p.get()
+	p.put(ws)
+	runtime.GC()
+	runtime.GC()
+	if got := p.get(); got != ws {
+		t.Errorf("after two collections get returned a new workspace, want the one put back")
 	}
 }

@@ -11,8 +11,6 @@ package gemm
 // full tile, and keeps a kc×nr sliver of B in L1 and an mc×kc block of A in
 // L2 while they are reused.
 
-import "sync"
-
 // Block sizes, in elements. blockK·nr·4 bytes (a float32 B sliver, 16 KiB)
 // fits L1 beside an A sliver; blockM·blockK (96 KiB for float32) fits L2;
 // blockM is a multiple of every kernel's mr, blockN of every nr.
@@ -41,7 +39,7 @@ type kernel[T Float] struct {
 	axpy   func(alpha T, x, y []T) // y[i] += alpha·x[i] for i < len(x)
 }
 
-// workspace holds the packing buffers of one call; a pool keeps them.
+// workspace holds the packing buffers of one call; workspaces keeps them.
 type workspace[T Float] struct {
 	a    []T    // a packed mc×kc block of A
 	b    []T    // a packed kc×nc panel of B
@@ -58,9 +56,39 @@ func newWorkspace[T Float]() *workspace[T] {
 	}
 }
 
+// workspaces keeps idle workspaces for reuse. Unlike a sync.Pool, which the
+// garbage collector empties, it keeps them across collections, so calls
+// made during a long training run do not re-allocate their buffers (about
+// 1.1 MiB for float32, 2.2 MiB for float64). It keeps at most
+// cap(free) of them; a caller that finds none allocates one, and one
+// returned to a full list is left to the collector.
+type workspaces[T Float] struct{ free chan *workspace[T] }
+
+func newWorkspaces[T Float](n int) *workspaces[T] {
+	return &workspaces[T]{free: make(chan *workspace[T], n)}
+}
+
+func (p *workspaces[T]) get() *workspace[T] {
+	select {
+	case ws := <-p.free:
+		return ws
+	default:
+		return newWorkspace[T]()
+	}
+}
+
+func (p *workspaces[T]) put(ws *workspace[T]) {
+	select {
+	case p.free <- ws:
+	default:
+	}
+}
+
+// Idle workspaces per dtype: one per goroutine that calls at the same time
+// as another (the helper keeps its own).
 var (
-	pool32 = sync.Pool{New: func() any { return newWorkspace[float32]() }}
-	pool64 = sync.Pool{New: func() any { return newWorkspace[float64]() }}
+	pool32 = newWorkspaces[float32](4)
+	pool64 = newWorkspaces[float64](4)
 )
 
 // gemmSerial computes C ← α·op(A)·op(B) + β·C on the calling goroutine.

@@ -23,8 +23,9 @@
 // A product of at least 2²⁰ multiply-adds is cut into chunks that the
 // calling goroutine shares with one persistent helper goroutine when
 // GOMAXPROCS is 2 or more (parallel.go). No call allocates once the package
-// has warmed up: packing buffers are reused through a sync.Pool, and the
-// helper is started once, on first use.
+// has warmed up: packing buffers are kept in a free list that, unlike a
+// sync.Pool, survives garbage collections, and the helper is started once,
+// on first use.
 //
 // Products with fewer than four rows and B not transposed (a batch of one)
 // skip packing: each row of C is a sum of scaled rows of B, and zero

@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"sync"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
@@ -46,12 +45,12 @@ func implementations[T Float]() map[string]gemmFunc[T] {
 	return out
 }
 
-func poolFor[T Float]() *sync.Pool {
+func poolFor[T Float]() *workspaces[T] {
 	var z T
 	if _, ok := any(z).(float32); ok {
-		return &pool32
+		return any(pool32).(*workspaces[T])
 	}
-	return &pool64
+	return any(pool64).(*workspaces[T])
 }
 
 // kernelsFor returns every kernel this machine can run, fastest first,

@@ -107,9 +107,9 @@ func (j *job[T]) run(ws *workspace[T]) {
 
 // gemm computes C ← α·op(A)·op(B) + β·C, sharing the work with the helper
 // when the product is large and more than one P can run goroutines.
-func gemm[T Float](kern *kernel[T], pool *sync.Pool, helpers bool, tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
-	ws := pool.Get().(*workspace[T])
-	defer pool.Put(ws)
+func gemm[T Float](kern *kernel[T], pool *workspaces[T], helpers bool, tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	ws := pool.get()
+	defer pool.put(ws)
 	if !helpers || m*n*k < parMinWork || k == 0 || alpha == 0 || (m < smallM && !tB) || runtime.GOMAXPROCS(0) < 2 {
 		gemmSerial(kern, ws, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
