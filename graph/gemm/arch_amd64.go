@@ -28,12 +28,12 @@ func supportedKernels() ([]kernel[float32], []kernel[float64]) {
 	var k32 []kernel[float32]
 	var k64 []kernel[float64]
 	if hasAVX512() {
-		k32 = append(k32, kernel[float32]{name: nameAVX512, mr: 12, nr: 32, micro: sgemmKernel12x32, axpy: saxpyAVX2})
-		k64 = append(k64, kernel[float64]{name: nameAVX512, mr: 12, nr: 16, micro: dgemmKernel12x16, axpy: daxpyAVX2})
+		k32 = append(k32, kernel[float32]{name: nameAVX512, mr: 12, nr: 32, micro: sgemmKernel12x32, axpy: saxpyAVX2, rows: sgemmRows128, rowsWidth: 128})
+		k64 = append(k64, kernel[float64]{name: nameAVX512, mr: 12, nr: 16, micro: dgemmKernel12x16, axpy: daxpyAVX2, rows: dgemmRows64, rowsWidth: 64})
 	}
 	if hasAVX2FMA() {
-		k32 = append(k32, kernel[float32]{name: nameAVX2, mr: 6, nr: 16, micro: sgemmKernel6x16, axpy: saxpyAVX2})
-		k64 = append(k64, kernel[float64]{name: nameAVX2, mr: 6, nr: 8, micro: dgemmKernel6x8, axpy: daxpyAVX2})
+		k32 = append(k32, kernel[float32]{name: nameAVX2, mr: 6, nr: 16, micro: sgemmKernel6x16, axpy: saxpyAVX2, rows: sgemmRows64, rowsWidth: 64})
+		k64 = append(k64, kernel[float64]{name: nameAVX2, mr: 6, nr: 8, micro: dgemmKernel6x8, axpy: daxpyAVX2, rows: dgemmRows32, rowsWidth: 32})
 	}
 	k32 = append(k32, portableKernel[float32](namePortable))
 	k64 = append(k64, portableKernel[float64](namePortable))
@@ -87,6 +87,18 @@ func sgemmKernel12x32(kc int, a, b, c *float32, ldc, accumulate int, alpha, beta
 
 //go:noescape
 func dgemmKernel12x16(kc int, a, b, c *float64, ldc, accumulate int, alpha, beta float64)
+
+//go:noescape
+func sgemmRows64(k int, alpha float32, a *float32, inca int, b *float32, ldb int, c *float32)
+
+//go:noescape
+func dgemmRows32(k int, alpha float64, a *float64, inca int, b *float64, ldb int, c *float64)
+
+//go:noescape
+func sgemmRows128(k int, alpha float32, a *float32, inca int, b *float32, ldb int, c *float32)
+
+//go:noescape
+func dgemmRows64(k int, alpha float64, a *float64, inca int, b *float64, ldb int, c *float64)
 
 //go:noescape
 func saxpyAVX2(alpha float32, x, y []float32)

@@ -683,6 +683,238 @@ accumulate_dgemmKernel12x16:
 	VZEROUPPER
 	RET
 
+// func sgemmRows64(k int, alpha float32, a *float32, inca int, b *float32, ldb int, c *float32)
+//
+// c[j] += sum over p < k of (alpha*a[p*inca])*b[p*ldb+j], for j < 64.
+TEXT ·sgemmRows64(SB), NOSPLIT, $0-56
+	MOVQ k+0(FP), CX
+	VMOVSS alpha+8(FP), X8
+	MOVQ a+16(FP), SI
+	MOVQ inca+24(FP), R9
+	SHLQ $2, R9
+	MOVQ b+32(FP), DI
+	MOVQ ldb+40(FP), R10
+	SHLQ $2, R10
+	MOVQ c+48(FP), DX
+	VMOVUPS 0(DX), Y0
+	VMOVUPS 32(DX), Y1
+	VMOVUPS 64(DX), Y2
+	VMOVUPS 96(DX), Y3
+	VMOVUPS 128(DX), Y4
+	VMOVUPS 160(DX), Y5
+	VMOVUPS 192(DX), Y6
+	VMOVUPS 224(DX), Y7
+	VXORPS X10, X10, X10
+loop_sgemmRows64:
+	TESTQ CX, CX
+	JE   done_sgemmRows64
+	VMOVSS (SI), X9
+	VUCOMISS X10, X9
+	JNE  use_sgemmRows64
+	JPS  use_sgemmRows64
+	JMP  next_sgemmRows64
+use_sgemmRows64:
+	VMULSS X8, X9, X9
+	VBROADCASTSS X9, Y9
+	VFMADD231PS 0(DI), Y9, Y0
+	VFMADD231PS 32(DI), Y9, Y1
+	VFMADD231PS 64(DI), Y9, Y2
+	VFMADD231PS 96(DI), Y9, Y3
+	VFMADD231PS 128(DI), Y9, Y4
+	VFMADD231PS 160(DI), Y9, Y5
+	VFMADD231PS 192(DI), Y9, Y6
+	VFMADD231PS 224(DI), Y9, Y7
+next_sgemmRows64:
+	ADDQ R9, SI
+	ADDQ R10, DI
+	DECQ CX
+	JMP  loop_sgemmRows64
+done_sgemmRows64:
+	VMOVUPS Y0, 0(DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 64(DX)
+	VMOVUPS Y3, 96(DX)
+	VMOVUPS Y4, 128(DX)
+	VMOVUPS Y5, 160(DX)
+	VMOVUPS Y6, 192(DX)
+	VMOVUPS Y7, 224(DX)
+	VZEROUPPER
+	RET
+
+// func dgemmRows32(k int, alpha float64, a *float64, inca int, b *float64, ldb int, c *float64)
+//
+// c[j] += sum over p < k of (alpha*a[p*inca])*b[p*ldb+j], for j < 32.
+TEXT ·dgemmRows32(SB), NOSPLIT, $0-56
+	MOVQ k+0(FP), CX
+	VMOVSD alpha+8(FP), X8
+	MOVQ a+16(FP), SI
+	MOVQ inca+24(FP), R9
+	SHLQ $3, R9
+	MOVQ b+32(FP), DI
+	MOVQ ldb+40(FP), R10
+	SHLQ $3, R10
+	MOVQ c+48(FP), DX
+	VMOVUPS 0(DX), Y0
+	VMOVUPS 32(DX), Y1
+	VMOVUPS 64(DX), Y2
+	VMOVUPS 96(DX), Y3
+	VMOVUPS 128(DX), Y4
+	VMOVUPS 160(DX), Y5
+	VMOVUPS 192(DX), Y6
+	VMOVUPS 224(DX), Y7
+	VXORPS X10, X10, X10
+loop_dgemmRows32:
+	TESTQ CX, CX
+	JE   done_dgemmRows32
+	VMOVSD (SI), X9
+	VUCOMISD X10, X9
+	JNE  use_dgemmRows32
+	JPS  use_dgemmRows32
+	JMP  next_dgemmRows32
+use_dgemmRows32:
+	VMULSD X8, X9, X9
+	VBROADCASTSD X9, Y9
+	VFMADD231PD 0(DI), Y9, Y0
+	VFMADD231PD 32(DI), Y9, Y1
+	VFMADD231PD 64(DI), Y9, Y2
+	VFMADD231PD 96(DI), Y9, Y3
+	VFMADD231PD 128(DI), Y9, Y4
+	VFMADD231PD 160(DI), Y9, Y5
+	VFMADD231PD 192(DI), Y9, Y6
+	VFMADD231PD 224(DI), Y9, Y7
+next_dgemmRows32:
+	ADDQ R9, SI
+	ADDQ R10, DI
+	DECQ CX
+	JMP  loop_dgemmRows32
+done_dgemmRows32:
+	VMOVUPS Y0, 0(DX)
+	VMOVUPS Y1, 32(DX)
+	VMOVUPS Y2, 64(DX)
+	VMOVUPS Y3, 96(DX)
+	VMOVUPS Y4, 128(DX)
+	VMOVUPS Y5, 160(DX)
+	VMOVUPS Y6, 192(DX)
+	VMOVUPS Y7, 224(DX)
+	VZEROUPPER
+	RET
+
+// func sgemmRows128(k int, alpha float32, a *float32, inca int, b *float32, ldb int, c *float32)
+//
+// c[j] += sum over p < k of (alpha*a[p*inca])*b[p*ldb+j], for j < 128.
+TEXT ·sgemmRows128(SB), NOSPLIT, $0-56
+	MOVQ k+0(FP), CX
+	VMOVSS alpha+8(FP), X8
+	MOVQ a+16(FP), SI
+	MOVQ inca+24(FP), R9
+	SHLQ $2, R9
+	MOVQ b+32(FP), DI
+	MOVQ ldb+40(FP), R10
+	SHLQ $2, R10
+	MOVQ c+48(FP), DX
+	VMOVUPS 0(DX), Z0
+	VMOVUPS 64(DX), Z1
+	VMOVUPS 128(DX), Z2
+	VMOVUPS 192(DX), Z3
+	VMOVUPS 256(DX), Z4
+	VMOVUPS 320(DX), Z5
+	VMOVUPS 384(DX), Z6
+	VMOVUPS 448(DX), Z7
+	VXORPS X10, X10, X10
+loop_sgemmRows128:
+	TESTQ CX, CX
+	JE   done_sgemmRows128
+	VMOVSS (SI), X9
+	VUCOMISS X10, X9
+	JNE  use_sgemmRows128
+	JPS  use_sgemmRows128
+	JMP  next_sgemmRows128
+use_sgemmRows128:
+	VMULSS X8, X9, X9
+	VBROADCASTSS X9, Z9
+	VFMADD231PS 0(DI), Z9, Z0
+	VFMADD231PS 64(DI), Z9, Z1
+	VFMADD231PS 128(DI), Z9, Z2
+	VFMADD231PS 192(DI), Z9, Z3
+	VFMADD231PS 256(DI), Z9, Z4
+	VFMADD231PS 320(DI), Z9, Z5
+	VFMADD231PS 384(DI), Z9, Z6
+	VFMADD231PS 448(DI), Z9, Z7
+next_sgemmRows128:
+	ADDQ R9, SI
+	ADDQ R10, DI
+	DECQ CX
+	JMP  loop_sgemmRows128
+done_sgemmRows128:
+	VMOVUPS Z0, 0(DX)
+	VMOVUPS Z1, 64(DX)
+	VMOVUPS Z2, 128(DX)
+	VMOVUPS Z3, 192(DX)
+	VMOVUPS Z4, 256(DX)
+	VMOVUPS Z5, 320(DX)
+	VMOVUPS Z6, 384(DX)
+	VMOVUPS Z7, 448(DX)
+	VZEROUPPER
+	RET
+
+// func dgemmRows64(k int, alpha float64, a *float64, inca int, b *float64, ldb int, c *float64)
+//
+// c[j] += sum over p < k of (alpha*a[p*inca])*b[p*ldb+j], for j < 64.
+TEXT ·dgemmRows64(SB), NOSPLIT, $0-56
+	MOVQ k+0(FP), CX
+	VMOVSD alpha+8(FP), X8
+	MOVQ a+16(FP), SI
+	MOVQ inca+24(FP), R9
+	SHLQ $3, R9
+	MOVQ b+32(FP), DI
+	MOVQ ldb+40(FP), R10
+	SHLQ $3, R10
+	MOVQ c+48(FP), DX
+	VMOVUPS 0(DX), Z0
+	VMOVUPS 64(DX), Z1
+	VMOVUPS 128(DX), Z2
+	VMOVUPS 192(DX), Z3
+	VMOVUPS 256(DX), Z4
+	VMOVUPS 320(DX), Z5
+	VMOVUPS 384(DX), Z6
+	VMOVUPS 448(DX), Z7
+	VXORPS X10, X10, X10
+loop_dgemmRows64:
+	TESTQ CX, CX
+	JE   done_dgemmRows64
+	VMOVSD (SI), X9
+	VUCOMISD X10, X9
+	JNE  use_dgemmRows64
+	JPS  use_dgemmRows64
+	JMP  next_dgemmRows64
+use_dgemmRows64:
+	VMULSD X8, X9, X9
+	VBROADCASTSD X9, Z9
+	VFMADD231PD 0(DI), Z9, Z0
+	VFMADD231PD 64(DI), Z9, Z1
+	VFMADD231PD 128(DI), Z9, Z2
+	VFMADD231PD 192(DI), Z9, Z3
+	VFMADD231PD 256(DI), Z9, Z4
+	VFMADD231PD 320(DI), Z9, Z5
+	VFMADD231PD 384(DI), Z9, Z6
+	VFMADD231PD 448(DI), Z9, Z7
+next_dgemmRows64:
+	ADDQ R9, SI
+	ADDQ R10, DI
+	DECQ CX
+	JMP  loop_dgemmRows64
+done_dgemmRows64:
+	VMOVUPS Z0, 0(DX)
+	VMOVUPS Z1, 64(DX)
+	VMOVUPS Z2, 128(DX)
+	VMOVUPS Z3, 192(DX)
+	VMOVUPS Z4, 256(DX)
+	VMOVUPS Z5, 320(DX)
+	VMOVUPS Z6, 384(DX)
+	VMOVUPS Z7, 448(DX)
+	VZEROUPPER
+	RET
+
 // func saxpyAVX2(alpha float32, x, y []float32)
 //
 // y[i] += alpha*x[i] for i < len(x): a product then a sum (not fused), as

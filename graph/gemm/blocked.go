@@ -30,13 +30,19 @@ const smallM = 4
 // non-zero; a and b point to kc·mr and kc·nr packed values.
 type microKernel[T Float] func(kc int, a, b, c *T, ldc, accumulate int, alpha, beta T)
 
-// kernel is a micro-kernel with its tile shape and the unit-stride axpy
-// used beside it.
+// rowsKernel adds to the rowsWidth values at c the sum over p < k of
+// (α·a[p·inca])·b[p·ldb+j], skipping zero elements of a.
+type rowsKernel[T Float] func(k int, alpha T, a *T, inca int, b *T, ldb int, c *T)
+
+// kernel is a micro-kernel with its tile shape, the unit-stride axpy used
+// beside it and, if not nil, a kernel for products with few rows.
 type kernel[T Float] struct {
-	name   string
-	mr, nr int
-	micro  microKernel[T]
-	axpy   func(alpha T, x, y []T) // y[i] += alpha·x[i] for i < len(x)
+	name      string
+	mr, nr    int
+	micro     microKernel[T]
+	axpy      func(alpha T, x, y []T) // y[i] += alpha·x[i] for i < len(x)
+	rows      rowsKernel[T]
+	rowsWidth int
 }
 
 // workspace holds the packing buffers of one call; workspaces keeps them.
@@ -252,6 +258,22 @@ func gemmRows[T Float](kern *kernel[T], tA bool, m, n, k int, alpha T, a []T, ld
 	scale(m, n, beta, c, ldc)
 	for i := range m {
 		row := c[i*ldc : i*ldc+n]
+		var ai *T
+		var inca int
+		if tA {
+			ai, inca = &a[i], lda // op(A)[i][p] is a[p·lda+i]
+		} else {
+			ai, inca = &a[i*lda], 1 // op(A)[i][p] is a[i·lda+p]
+		}
+		j := 0
+		if w := kern.rowsWidth; kern.rows != nil {
+			for ; j+w <= n; j += w {
+				kern.rows(k, alpha, ai, inca, &b[j], ldb, &row[j])
+			}
+		}
+		if j == n {
+			continue
+		}
 		for p := range k {
 			var v T
 			if tA {
@@ -262,7 +284,7 @@ func gemmRows[T Float](kern *kernel[T], tA bool, m, n, k int, alpha T, a []T, ld
 			if v == 0 {
 				continue
 			}
-			kern.axpy(alpha*v, b[p*ldb:p*ldb+n], row)
+			kern.axpy(alpha*v, b[p*ldb+j:p*ldb+n], row[j:])
 		}
 	}
 }

@@ -265,3 +265,46 @@ func TestGemmErrors(t *testing.T) {
 		t.Errorf("x too short: err = %v, want ErrArgument", err)
 	}
 }
+
+// TestGemmFewRowsSkipsZerosNotNaN checks the few-rows path's handling of
+// special values: a zero of A skips its row of B, so an Inf there does
+// not make NaN (as in the reference BLAS; descent's kernels only: OpenBLAS,
+// behind Sgemm in an openblas build, does not skip), while a NaN of A
+// reaches every element of its row of C.
+func TestGemmFewRowsSkipsZerosNotNaN(t *testing.T) {
+	const n, k = 130, 4
+	b := make([]float32, k*n)
+	for i := range b {
+		b[i] = 1
+	}
+	for j := range n {
+		b[2*n+j] = float32(math.Inf(1)) // row 2 of B, met by a zero of A
+	}
+	a := []float32{1, 2, 0, 3}
+	for name, f := range implementations[float32]() {
+		c := make([]float32, n)
+		if err := f(blas.NoTrans, blas.NoTrans, 1, n, k, 1, a, k, b, n, 0, c, n); err != nil {
+			t.Fatal(err)
+		}
+		for j, v := range c {
+			if v != 6 && name != "Sgemm" { // 1+2+3
+				t.Errorf("%s: c[%d] = %g, want 6 (the Inf row skipped)", name, j, v)
+				break
+			}
+		}
+		na := []float32{1, float32(math.NaN()), 1, 1}
+		nb := slices.Clone(b)
+		for j := range n {
+			nb[2*n+j] = 1
+		}
+		if err := f(blas.NoTrans, blas.NoTrans, 1, n, k, 1, na, k, nb, n, 0, c, n); err != nil {
+			t.Fatal(err)
+		}
+		for j, v := range c {
+			if !math.IsNaN(float64(v)) {
+				t.Errorf("%s: c[%d] = %g after a NaN in A, want NaN", name, j, v)
+				break
+			}
+		}
+	}
+}

@@ -88,6 +88,50 @@ def kernel(name, f32, mr, vec):
     w('\tVZEROUPPER\n\tRET\n')
 
 
+def rows(name, f32, vec):
+    """A row of C plus a sum of scaled rows of B, unpacked: for a product with
+    few rows, where packing B would cost as much as using it.
+
+    c[j] += Σ_p (alpha·a[p·inca])·b[p·ldb+j] for j below eight vectors'
+    width. The row of C stays in eight registers while k rows of B stream
+    through; zero elements of A are skipped (not NaN: an unordered compare
+    goes on to the multiply).
+    """
+    esz = 4 if f32 else 8
+    vbytes = 32 if vec == 'Y' else 64
+    s = 'S' if f32 else 'D'
+    p = 'PS' if f32 else 'PD'
+    typ = 'float32' if f32 else 'float64'
+    width = 8 * vbytes // esz
+    w('// func %s(k int, alpha %s, a *%s, inca int, b *%s, ldb int, c *%s)' % (name, typ, typ, typ, typ))
+    w('//')
+    w('// c[j] += sum over p < k of (alpha*a[p*inca])*b[p*ldb+j], for j < %d.' % width)
+    w('TEXT ·%s(SB), NOSPLIT, $0-56' % name)
+    w('\tMOVQ k+0(FP), CX')
+    w('\tVMOVS%s alpha+8(FP), X8' % s)
+    w('\tMOVQ a+16(FP), SI\n\tMOVQ inca+24(FP), R9\n\tSHLQ $%d, R9' % (2 if f32 else 3))
+    w('\tMOVQ b+32(FP), DI\n\tMOVQ ldb+40(FP), R10\n\tSHLQ $%d, R10' % (2 if f32 else 3))
+    w('\tMOVQ c+48(FP), DX')
+    for r in range(8):
+        w('\tVMOVUPS %d(DX), %s%d' % (r * vbytes, vec, r))
+    w('\tVXORPS X10, X10, X10')
+    w('loop_%s:' % name)
+    w('\tTESTQ CX, CX\n\tJE   done_%s' % name)
+    w('\tVMOVS%s (SI), X9' % s)
+    w('\tVUCOMIS%s X10, X9\n\tJNE  use_%s\n\tJPS  use_%s\n\tJMP  next_%s' % (s, name, name, name))
+    w('use_%s:' % name)
+    w('\tVMULS%s X8, X9, X9' % s)
+    w('\tVBROADCASTS%s X9, %s9' % (s, vec))
+    for r in range(8):
+        w('\tVFMADD231%s %d(DI), %s9, %s%d' % (p, r * vbytes, vec, vec, r))
+    w('next_%s:' % name)
+    w('\tADDQ R9, SI\n\tADDQ R10, DI\n\tDECQ CX\n\tJMP  loop_%s' % name)
+    w('done_%s:' % name)
+    for r in range(8):
+        w('\tVMOVUPS %s%d, %d(DX)' % (vec, r, r * vbytes))
+    w('\tVZEROUPPER\n\tRET\n')
+
+
 def axpy(name, f32):
     esz = 4 if f32 else 8
     per = 32 // esz  # elements per Y register
@@ -127,6 +171,10 @@ kernel('sgemmKernel6x16', True, 6, 'Y')
 kernel('dgemmKernel6x8', False, 6, 'Y')
 kernel('sgemmKernel12x32', True, 12, 'Z')
 kernel('dgemmKernel12x16', False, 12, 'Z')
+rows('sgemmRows64', True, 'Y')
+rows('dgemmRows32', False, 'Y')
+rows('sgemmRows128', True, 'Z')
+rows('dgemmRows64', False, 'Z')
 axpy('saxpyAVX2', True)
 axpy('daxpyAVX2', False)
 open('arch_amd64.s', 'w').write('\n'.join(out))
