@@ -171,12 +171,24 @@ func packA[T Float](dst []T, trans bool, a []T, lda, i0, p0, mc, kc, mr int) {
 	for is := 0; is < mc; is += mr {
 		mh := min(mr, mc-is)
 		d := dst[is*kc : is*kc+mr*kc]
-		if trans { // op(A)[i][p] = a[p·lda+i]
+		if trans && mh == mr && mr == 12 { // op(A)[i][p] = a[p·lda+i]: array moves, not memmove calls
+			for p := range kc {
+				off := (p0+p)*lda + i0 + is
+				v := *(*[12]T)(a[off:]) // through a local: no aliasing, so no memmove call
+				*(*[12]T)(d[p*12:]) = v
+			}
+		} else if trans && mh == mr && mr == 6 {
+			for p := range kc {
+				off := (p0+p)*lda + i0 + is
+				v := *(*[6]T)(a[off:])
+				*(*[6]T)(d[p*6:]) = v
+			}
+		} else if trans {
 			for p := range kc {
 				off := (p0+p)*lda + i0 + is
 				copy(d[p*mr:p*mr+mh], a[off:off+mh])
 			}
-		} else if mh == 12 { // op(A)[i][p] = a[i·lda+p]: a full AVX-512 sliver
+		} else if mh == mr && mr == 12 { // op(A)[i][p] = a[i·lda+p]: a full AVX-512 sliver
 			packRows12(d, a[(i0+is)*lda+p0:], lda, kc)
 		} else { // four rows at a time
 			i := 0
@@ -235,7 +247,19 @@ func packB[T Float](dst []T, trans bool, b []T, ldb, p0, j0, kc, nc, nr int) {
 					d[p*nr+j] = v
 				}
 			}
-		} else { // op(B)[p][j] = b[p·ldb+j]
+		} else if nw == nr && nr == 32 { // op(B)[p][j] = b[p·ldb+j]: array moves, not memmove calls
+			for p := range kc {
+				off := (p0+p)*ldb + j0 + js
+				v := *(*[32]T)(b[off:])
+				*(*[32]T)(d[p*32:]) = v
+			}
+		} else if nw == nr && nr == 16 {
+			for p := range kc {
+				off := (p0+p)*ldb + j0 + js
+				v := *(*[16]T)(b[off:])
+				*(*[16]T)(d[p*16:]) = v
+			}
+		} else {
 			for p := range kc {
 				off := (p0+p)*ldb + j0 + js
 				copy(d[p*nr:p*nr+nw], b[off:off+nw])
