@@ -25,7 +25,9 @@
 //	prog, err := g.Compile(graph.Spec{Loss: loss, Outputs: map[string]*graph.Node{"pred": pred}})
 //
 // Dense(x, W, b) is the same x·W + b as one operation, with the gradient
-// with respect to x built only when x is not data (see dense.go).
+// with respect to x built only when x is not data (see dense.go). Its
+// products, forward and backward, run on the subpackage gemm (descent's own
+// blocked GEMM, or OpenBLAS with the openblas tag), which BLAS names.
 //
 // Program.Run checks its inputs, runs the tape machine (always Reset before
 // RunAll, since gorgonia otherwise returns the previous run's values) and
