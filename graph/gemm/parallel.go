@@ -22,10 +22,33 @@ import (
 // microseconds a hand-over costs.
 const parMinWork = 1 << 20
 
-// parChunks is how many chunks a shared product is cut into: more than two,
-// so that a helper that starts late still takes a share, and few, since
-// each chunk packs its share of A or all of B again.
-const parChunks = 4
+// Chunk sizes. Each chunk of rows packs all of op(B) again, each chunk of
+// columns all of op(A), so a chunk must be large enough for that packing to
+// be small beside its arithmetic (a chunk of r rows packs k·n values for
+// r·k·n multiply-adds; packing a value costs about as much as eight to
+// twenty multiply-adds): at least minChunkRows rows or minChunkCols
+// columns, unless the product has only two chunks' worth. Up to maxChunks
+// chunks, so that a helper that starts late, or runs on a core shared with
+// other processes, still takes a share and leaves the caller at most one
+// small chunk to wait for.
+const (
+	minChunkRows = 96
+	minChunkCols = 64
+	maxChunks    = 16
+)
+
+// maxRepacked is the largest operand (in elements) that chunks may each
+// pack again: 1 MiB of float32, which stays in this machine's 2 MiB L2. A
+// larger one would be read from memory once per chunk (xᵀ·g at full batch:
+// 30 MB, measured 2.3 times slower shared than alone).
+const maxRepacked = 1 << 18
+
+// chunkSize returns the size of the chunks that cut a dimension of size d
+// into at most maxChunks pieces, multiples of unit, of at least minSize
+// (or half of d, if smaller).
+func chunkSize(d, unit, minSize int) int {
+	return max(roundUp((d+maxChunks-1)/maxChunks, unit), roundUp(min(minSize, (d+1)/2), unit))
+}
 
 // chunker is a job the helper can work on.
 type chunker interface{ help(h *helperState) }
@@ -114,14 +137,22 @@ func gemm[T Float](kern *kernel[T], pool *workspaces[T], helpers bool, tA, tB bo
 		gemmSerial(kern, ws, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
+	// Chunks of rows each pack all of op(B) (k·n values), chunks of columns
+	// all of op(A) (m·k): split the dimension whose chunks re-read an
+	// operand that stays in cache, or do not share.
+	byRows := k*n <= maxRepacked && (m >= n || m*k > maxRepacked)
+	if !byRows && m*k > maxRepacked {
+		gemmSerial(kern, ws, tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	j := &ws.job
 	*j = job[T]{kern: kern, tA: tA, tB: tB, m: m, n: n, k: k, alpha: alpha, beta: beta,
-		a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc, done: j.done}
-	if m >= n {
-		j.byRows, j.size = true, roundUp((m+parChunks-1)/parChunks, kern.mr)
+		a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc, byRows: byRows, done: j.done}
+	if byRows {
+		j.size = chunkSize(m, kern.mr, minChunkRows)
 		j.chunks = (m + j.size - 1) / j.size
 	} else {
-		j.size = roundUp((n+parChunks-1)/parChunks, kern.nr)
+		j.size = chunkSize(n, kern.nr, minChunkCols)
 		j.chunks = (n + j.size - 1) / j.size
 	}
 	helper.once.Do(startHelper)

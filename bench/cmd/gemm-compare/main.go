@@ -1,8 +1,9 @@
 // Command gemm-compare times the matrix products of an MNIST MLP training
 // step (784-128-10) on descent's GEMM (graph/gemm) and on gonum's pure-Go
-// BLAS, in interleaved rounds: within each round every candidate runs once,
-// in an order rotated from round to round, so that a machine whose load
-// changes during the run slows all candidates alike. It prints, per shape,
+// BLAS, each with GOMAXPROCS 1 and 2, in interleaved rounds: within each
+// round every candidate runs once at each setting, in an order rotated from
+// round to round, so that a machine whose load changes during the run slows
+// all of them alike. It prints, per shape,
 // batch size, dtype and GOMAXPROCS (1 or 2), the median µs per call with
 // the spread over rounds, GFLOP/s and allocations per call.
 //
@@ -144,33 +145,46 @@ func run[T float32 | float64](dtype string, batches []int, rounds int, minDur ti
 		}
 		a, b, c := fill(), fill(), fill()
 		for _, s := range shapes(batch) {
+			// Every candidate at GOMAXPROCS 1 and 2 is one unit; each round
+			// runs every unit once, in an order rotated from round to round.
+			type unit struct{ cand, procs int }
+			var units []unit
 			for _, procs := range []int{1, 2} {
-				runtime.GOMAXPROCS(procs)
-				for _, x := range cs { // warm-up: workspaces, helper goroutines
-					if err := x.run(s, a, b, c); err != nil {
+				for ci := range cs {
+					units = append(units, unit{ci, procs})
+				}
+			}
+			times := make([][]float64, len(units))
+			allocs := make([]float64, len(units))
+			for _, u := range units { // warm-up: workspaces, helper goroutines
+				runtime.GOMAXPROCS(u.procs)
+				if err := cs[u.cand].run(s, a, b, c); err != nil {
+					return err
+				}
+			}
+			for r := range rounds {
+				for i := range units {
+					ui := (i + r) % len(units)
+					runtime.GOMAXPROCS(units[ui].procs)
+					us, al, err := measure(cs[units[ui].cand], s, a, b, c, minDur)
+					if err != nil {
 						return err
 					}
+					times[ui] = append(times[ui], us)
+					allocs[ui] = max(allocs[ui], al)
 				}
-				times := make([][]float64, len(cs))
-				allocs := make([]float64, len(cs))
-				for r := range rounds {
-					for i := range cs {
-						ci := (i + r) % len(cs)
-						us, al, err := measure(cs[ci], s, a, b, c, minDur)
-						if err != nil {
-							return err
-						}
-						times[ci] = append(times[ci], us)
-						allocs[ci] = max(allocs[ci], al)
-					}
-				}
-				flop := 2 * float64(s.m) * float64(s.n) * float64(s.k)
+			}
+			flop := 2 * float64(s.m) * float64(s.n) * float64(s.k)
+			for _, procs := range []int{1, 2} {
 				var parts []string
-				for i, x := range cs {
-					slices.Sort(times[i])
-					med := times[i][len(times[i])/2]
+				for ui, u := range units {
+					if u.procs != procs {
+						continue
+					}
+					slices.Sort(times[ui])
+					med := times[ui][len(times[ui])/2]
 					parts = append(parts, fmt.Sprintf("%s %.1f µs [%.1f–%.1f] %.1f GF/s %.0f allocs",
-						x.name, med, times[i][0], times[i][len(times[i])-1], flop/med/1e3, allocs[i]))
+						cs[u.cand].name, med, times[ui][0], times[ui][len(times[ui])-1], flop/med/1e3, allocs[ui]))
 				}
 				fmt.Printf("%s b=%d %s (%s m=%d n=%d k=%d) GOMAXPROCS=%d | %s\n",
 					dtype, batch, s.name, flags(s), s.m, s.n, s.k, procs, strings.Join(parts, " | "))
