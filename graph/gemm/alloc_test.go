@@ -12,7 +12,7 @@ import (
 // take each path: few rows, the blocked path with edge tiles, and a product
 // large enough to be split between goroutines.
 func TestNoAllocations(t *testing.T) {
-	for _, s := range [][3]int{{1, 128, 784}, {32, 128, 784}, {128, 10, 32}, {784, 128, 128}} {
+	for _, s := range [][3]int{{1, 128, 784}, {32, 128, 784}, {128, 10, 32}, {784, 128, 128}, {1200, 128, 128}} {
 		m, n, k := s[0], s[1], s[2]
 		a32, b32, c32 := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
 		a64, b64, c64 := make([]float64, m*k), make([]float64, k*n), make([]float64, m*n)

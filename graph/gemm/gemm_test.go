@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -150,8 +151,6 @@ func gemmCases() []gemmCase {
 		{0, 0, 0}, {0, 3, 2}, {3, 0, 2}, {3, 2, 0}, {1, 1, 1}, {1, 7, 1}, {7, 1, 1}, {1, 1, 9},
 		{2, 3, 4}, {5, 15, 7}, {6, 16, 8}, {7, 17, 9}, {13, 33, 257}, {97, 9, 5}, {3, 1030, 3},
 		{2, 10, 1}, {3, 5, 2}, {1, 128, 784}, {3, 10, 128}, {32, 128, 10}, {128, 10, 32},
-		// From here on, large enough (m·n·k ≥ parMinWork) to be shared
-		// with the helper, by columns then by rows of C.
 		{40, 128, 300}, {300, 40, 100}, {1200, 9, 100},
 	}
 	for _, s := range sizes {
@@ -164,6 +163,13 @@ func gemmCases() []gemmCase {
 			}
 		}
 	}
+	// Large enough (m·n·k ≥ parMinWork) to be shared with the helper, by
+	// rows of C and by columns.
+	cases = append(cases,
+		gemmCase{tA: blas.NoTrans, tB: blas.NoTrans, m: 2000, n: 70, k: 121, padA: 1, alpha: 1, beta: 0},
+		gemmCase{tA: blas.Trans, tB: blas.Trans, m: 2000, n: 70, k: 121, padC: 3, alpha: -0.5, beta: 1},
+		gemmCase{tA: blas.NoTrans, tB: blas.Trans, m: 40, n: 1030, k: 410, alpha: 1, beta: 0},
+		gemmCase{tA: blas.Trans, tB: blas.NoTrans, m: 40, n: 1030, k: 410, padB: 2, alpha: 2, beta: -1})
 	cases = append(cases,
 		gemmCase{tA: blas.NoTrans, tB: blas.NoTrans, m: 5, n: 6, k: 7, alpha: 0, beta: 0.5},
 		gemmCase{tA: blas.Trans, tB: blas.NoTrans, m: 100, n: 20, k: 600, padB: 7, alpha: 2, beta: 1})
@@ -306,5 +312,25 @@ func TestGemmFewRowsSkipsZerosNotNaN(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// TestGemmShares checks that a large product is handed to the helper
+// goroutine (the shared implementations above would pass as well if it ran
+// alone). The helper takes a job only when it waits for one, so a few
+// tries are allowed.
+func TestGemmShares(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("GOMAXPROCS is 1: products are never shared")
+	}
+	const m, n, k = 2000, 70, 121
+	a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
+	kern := kernelsFor[float32]()[0]
+	before := helper.served.Load()
+	for try := 0; try < 100 && helper.served.Load() == before; try++ {
+		gemm(&kern, pool32, true, false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+	}
+	if helper.served.Load() == before {
+		t.Errorf("the helper took none of 100 products of %d multiply-adds", m*n*k)
 	}
 }

@@ -17,24 +17,19 @@ import (
 	"sync/atomic"
 )
 
-// parMinWork is the number of multiply-adds (m·n·k) from which a product is
-// shared: about 30 µs of work at 60 GFLOP/s, well above the few
-// microseconds a hand-over costs.
-const parMinWork = 1 << 20
-
-// Chunk sizes. Each chunk of rows packs all of op(B) again, each chunk of
-// columns all of op(A), so a chunk must be large enough for that packing to
-// be small beside its arithmetic (a chunk of r rows packs k·n values for
-// r·k·n multiply-adds; packing a value costs about as much as eight to
-// twenty multiply-adds): at least minChunkRows rows or minChunkCols
-// columns, unless the product has only two chunks' worth. Up to maxChunks
-// chunks, so that a helper that starts late, or runs on a core shared with
-// other processes, still takes a share and leaves the caller at most one
-// small chunk to wait for.
+// Sharing thresholds. Each chunk of rows packs all of op(B) again, each
+// chunk of columns all of op(A), so chunks must be large beside that
+// packing, and the caller must wait for the helper's last chunk, which on a
+// machine shared with other processes can be held up by a time slice of
+// the OS scheduler. Measured on the MNIST shapes on a loaded 2-core
+// machine: shared products of about 13 million multiply-adds (batch 128)
+// were slower than alone, those of 77 million and more (full batch) up to
+// 1.9 times faster. So a product is shared from parMinWork multiply-adds,
+// in chunks of about chunkWork (at most maxChunks of them, at least two).
 const (
-	minChunkRows = 96
-	minChunkCols = 64
-	maxChunks    = 16
+	parMinWork = 1 << 24
+	chunkWork  = 1 << 22
+	maxChunks  = 16
 )
 
 // maxRepacked is the largest operand (in elements) that chunks may each
@@ -43,11 +38,12 @@ const (
 // 30 MB, measured 2.3 times slower shared than alone).
 const maxRepacked = 1 << 18
 
-// chunkSize returns the size of the chunks that cut a dimension of size d
-// into at most maxChunks pieces, multiples of unit, of at least minSize
-// (or half of d, if smaller).
-func chunkSize(d, unit, minSize int) int {
-	return max(roundUp((d+maxChunks-1)/maxChunks, unit), roundUp(min(minSize, (d+1)/2), unit))
+// chunkSize returns the size of the chunks that cut a dimension of size d,
+// in a product of work multiply-adds, into pieces of about chunkWork (two
+// to maxChunks of them), multiples of unit.
+func chunkSize(d, unit, work int) int {
+	chunks := min(max(work/chunkWork, 2), maxChunks)
+	return roundUp((d+chunks-1)/chunks, unit)
 }
 
 // chunker is a job the helper can work on.
@@ -60,8 +56,9 @@ type helperState struct {
 }
 
 var helper struct {
-	once sync.Once
-	jobs chan chunker
+	once   sync.Once
+	jobs   chan chunker
+	served atomic.Int64 // jobs taken, for tests
 }
 
 func startHelper() {
@@ -69,6 +66,7 @@ func startHelper() {
 	go func() {
 		h := &helperState{ws32: newWorkspace[float32](), ws64: newWorkspace[float64]()}
 		for j := range helper.jobs {
+			helper.served.Add(1)
 			j.help(h)
 		}
 	}()
@@ -149,10 +147,10 @@ func gemm[T Float](kern *kernel[T], pool *workspaces[T], helpers bool, tA, tB bo
 	*j = job[T]{kern: kern, tA: tA, tB: tB, m: m, n: n, k: k, alpha: alpha, beta: beta,
 		a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc, byRows: byRows, done: j.done}
 	if byRows {
-		j.size = chunkSize(m, kern.mr, minChunkRows)
+		j.size = chunkSize(m, kern.mr, m*n*k)
 		j.chunks = (m + j.size - 1) / j.size
 	} else {
-		j.size = chunkSize(n, kern.nr, minChunkCols)
+		j.size = chunkSize(n, kern.nr, m*n*k)
 		j.chunks = (n + j.size - 1) / j.size
 	}
 	helper.once.Do(startHelper)

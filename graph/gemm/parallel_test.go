@@ -4,17 +4,16 @@ import "testing"
 
 func TestChunkSize(t *testing.T) {
 	for _, tc := range []struct {
-		d, unit, minSize, want int
-		why                    string
+		d, unit, work, want int
+		why                 string
 	}{
-		{60000, 12, 96, 3756, "sixteen chunks of a large dimension"},
-		{784, 12, 96, 96, "no chunk below the minimum"},
-		{128, 12, 96, 72, "two chunks when the dimension holds fewer than two minimums"},
-		{128, 32, 64, 64, "two chunks of columns"},
-		{30, 12, 96, 24, "a multiple of the unit"},
+		{60000, 12, 60000 * 128 * 784, 3756, "sixteen chunks at most"},
+		{60000, 12, 60000 * 10 * 128, 3756, "77 million multiply-adds: sixteen chunks of about four million"},
+		{1200, 12, 1200 * 9 * 100, 600, "two chunks at least"},
+		{128, 32, 3 * chunkWork, 64, "three chunks' worth of 128 columns: multiples of 32"},
 	} {
-		if got := chunkSize(tc.d, tc.unit, tc.minSize); got != tc.want {
-			t.Errorf("chunkSize(%d, %d, %d) = %d, want %d (%s)", tc.d, tc.unit, tc.minSize, got, tc.want, tc.why)
+		if got := chunkSize(tc.d, tc.unit, tc.work); got != tc.want {
+			t.Errorf("chunkSize(%d, %d, %d) = %d, want %d (%s)", tc.d, tc.unit, tc.work, got, tc.want, tc.why)
 		}
 	}
 }
