@@ -38,9 +38,9 @@ func Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float64, a []float64, lda i
 }
 
 // Saxpy computes y[i·incY] ← α·x[i·incX] + y[i·incY] for i < n, in float32,
-// as a product then a sum (no fused multiply-add, as gonum's and the
-// reference BLAS), so results equal gonum's bit for bit. Negative increments
-// walk the vector from its end, as in BLAS. It returns an error wrapping
+// as a rounded product then a rounded sum on every platform (no fused
+// multiply-add, as the reference BLAS; on amd64 results equal gonum's bit
+// for bit). Negative increments walk the vector from its end, as in BLAS. It returns an error wrapping
 // ErrArgument, and changes nothing, for n < 0, a zero increment or a slice
 // too short.
 func Saxpy(n int, alpha float32, x []float32, incX int, y []float32, incY int) error {
