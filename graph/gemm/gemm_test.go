@@ -169,7 +169,9 @@ func gemmCases() []gemmCase {
 		gemmCase{tA: blas.NoTrans, tB: blas.NoTrans, m: 2000, n: 70, k: 121, padA: 1, alpha: 1, beta: 0},
 		gemmCase{tA: blas.Trans, tB: blas.Trans, m: 2000, n: 70, k: 121, padC: 3, alpha: -0.5, beta: 1},
 		gemmCase{tA: blas.NoTrans, tB: blas.Trans, m: 40, n: 1030, k: 410, alpha: 1, beta: 0},
-		gemmCase{tA: blas.Trans, tB: blas.NoTrans, m: 40, n: 1030, k: 410, padB: 2, alpha: 2, beta: -1})
+		gemmCase{tA: blas.Trans, tB: blas.NoTrans, m: 40, n: 1030, k: 410, padB: 2, alpha: 2, beta: -1},
+		// A transposed and large (m·k ≥ tallMin): packed in tall blocks.
+		gemmCase{tA: blas.Trans, tB: blas.NoTrans, m: 1030, n: 12, k: 4100, padA: 1, alpha: 1, beta: 1})
 	cases = append(cases,
 		gemmCase{tA: blas.NoTrans, tB: blas.NoTrans, m: 5, n: 6, k: 7, alpha: 0, beta: 0.5},
 		gemmCase{tA: blas.Trans, tB: blas.NoTrans, m: 100, n: 20, k: 600, padB: 7, alpha: 2, beta: 1})
