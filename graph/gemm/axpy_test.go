@@ -68,7 +68,7 @@ func TestAxpyMatchesGonum(t *testing.T) {
 // unfusedAxpy returns a copy of y with y[i·incY] += α·x[i·incX], walking
 // negative increments from the far end, with the product rounded to T
 // before the sum (the conversion forbids fusing).
-func unfusedAxpy[T Float](n int, alpha T, x []T, incX int, y []T, incY int) []T {
+func unfusedAxpy[T float](n int, alpha T, x []T, incX int, y []T, incY int) []T {
 	y = slices.Clone(y)
 	for i := range n {
 		ix, iy := i*incX, i*incY

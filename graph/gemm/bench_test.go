@@ -53,7 +53,7 @@ func benchMLP(b *testing.B, batch int) {
 	}
 }
 
-func benchShape[T Float](b *testing.B, s mlpShape, helpers bool) {
+func benchShape[T float](b *testing.B, s mlpShape, helpers bool) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	a, bb, c := randSlice[T](rng, s.m*s.k), randSlice[T](rng, s.k*s.n), make([]T, s.m*s.n)
 	lda, ldb := s.k, s.n
@@ -86,7 +86,7 @@ func BenchmarkMicroKernel(b *testing.B) {
 	}
 }
 
-func benchMicro[T Float](b *testing.B, kern kernel[T]) {
+func benchMicro[T float](b *testing.B, kern kernel[T]) {
 	const kc = blockK
 	rng := rand.New(rand.NewPCG(1, 2))
 	pa, pb, c := randSlice[T](rng, kc*kern.mr), randSlice[T](rng, kc*kern.nr), make([]T, kern.mr*kern.nr)

@@ -37,7 +37,7 @@ const (
 
 // blockRows returns the height of the blocks A is packed in: a multiple of
 // 12 (so of every mr).
-func blockRows[T Float](tA bool, m, k int) int {
+func blockRows[T float](tA bool, m, k int) int {
 	if !tA || m*k < tallMin {
 		return blockM
 	}
@@ -46,7 +46,7 @@ func blockRows[T Float](tA bool, m, k int) int {
 
 // tallRows is the height of a tallBytes block of blockK columns of T:
 // 1020 rows of float32, 504 of float64.
-func tallRows[T Float]() int {
+func tallRows[T float]() int {
 	return tallBytes / (blockK * int(unsafe.Sizeof(T(0)))) / 12 * 12
 }
 
@@ -58,15 +58,15 @@ const smallM = 4
 // microKernel sets the mr×nr tile at c (row stride ldc) to
 // α·Σ_p a[p·mr+i]·b[p·nr+j] + β·c, reading c only when accumulate is
 // non-zero; a and b point to kc·mr and kc·nr packed values.
-type microKernel[T Float] func(kc int, a, b, c *T, ldc, accumulate int, alpha, beta T)
+type microKernel[T float] func(kc int, a, b, c *T, ldc, accumulate int, alpha, beta T)
 
 // rowsKernel adds to the rowsWidth values at c the sum over p < k of
 // (α·a[p·inca])·b[p·ldb+j], skipping zero elements of a.
-type rowsKernel[T Float] func(k int, alpha T, a *T, inca int, b *T, ldb int, c *T)
+type rowsKernel[T float] func(k int, alpha T, a *T, inca int, b *T, ldb int, c *T)
 
 // kernel is a micro-kernel with its tile shape, the unit-stride axpy used
 // beside it and, if not nil, a kernel for products with few rows.
-type kernel[T Float] struct {
+type kernel[T float] struct {
 	name      string
 	mr, nr    int
 	micro     microKernel[T]
@@ -76,14 +76,14 @@ type kernel[T Float] struct {
 }
 
 // workspace holds the packing buffers of one call; workspaces keeps them.
-type workspace[T Float] struct {
+type workspace[T float] struct {
 	a    []T    // a packed mc×kc block of A
 	b    []T    // a packed kc×nc panel of B
 	tile []T    // an edge tile of C, mr×nr at most
 	job  job[T] // the caller's job when a product is shared
 }
 
-func newWorkspace[T Float]() *workspace[T] {
+func newWorkspace[T float]() *workspace[T] {
 	return &workspace[T]{
 		a:    make([]T, max(blockM, tallRows[T]())*blockK),
 		b:    make([]T, blockK*blockN),
@@ -98,9 +98,9 @@ func newWorkspace[T Float]() *workspace[T] {
 // 1.1 MiB for float32, 2.2 MiB for float64). It keeps at most
 // cap(free) of them; a caller that finds none allocates one, and one
 // returned to a full list is left to the collector.
-type workspaces[T Float] struct{ free chan *workspace[T] }
+type workspaces[T float] struct{ free chan *workspace[T] }
 
-func newWorkspaces[T Float](n int) *workspaces[T] {
+func newWorkspaces[T float](n int) *workspaces[T] {
 	return &workspaces[T]{free: make(chan *workspace[T], n)}
 }
 
@@ -129,7 +129,7 @@ var (
 
 // gemmSerial computes C ← α·op(A)·op(B) + β·C on the calling goroutine.
 // Arguments have been checked.
-func gemmSerial[T Float](kern *kernel[T], ws *workspace[T], tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+func gemmSerial[T float](kern *kernel[T], ws *workspace[T], tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -165,7 +165,7 @@ func gemmSerial[T Float](kern *kernel[T], ws *workspace[T], tA, tB bool, m, n, k
 
 // macro multiplies the packed block of A (its rows from ir0 to mc) by the
 // packed panel of B into C, one micro-kernel call per mr×nr tile.
-func macro[T Float](kern *kernel[T], ws *workspace[T], ir0, mc, nc, kc int, alpha, beta T, acc int, c []T, ldc int) {
+func macro[T float](kern *kernel[T], ws *workspace[T], ir0, mc, nc, kc int, alpha, beta T, acc int, c []T, ldc int) {
 	mr, nr := kern.mr, kern.nr
 	for jr := 0; jr < nc; jr += nr {
 		nw := min(nr, nc-jr)
@@ -198,7 +198,7 @@ func macro[T Float](kern *kernel[T], ws *workspace[T], ir0, mc, nc, kc int, alph
 // packA packs rows i0 to i0+mc and columns p0 to p0+kc of op(A) into
 // mr-tall slivers: sliver s holds op(A)[i0+s·mr+i][p0+p] at
 // dst[s·mr·kc+p·mr+i], zero past the last row.
-func packA[T Float](dst []T, trans bool, a []T, lda, i0, p0, mc, kc, mr int) {
+func packA[T float](dst []T, trans bool, a []T, lda, i0, p0, mc, kc, mr int) {
 	if trans && mr == 12 {
 		packColumns12(dst, a, lda, i0, p0, mc, kc)
 		return
@@ -250,7 +250,7 @@ func packA[T Float](dst []T, trans bool, a []T, lda, i0, p0, mc, kc, mr int) {
 // hardware prefetchers follow) rather than sliver by sliver (which reads a
 // few bytes of every row per sliver: one cache miss per row at full batch,
 // where a is 188 MB).
-func packColumns12[T Float](dst, a []T, lda, i0, p0, mc, kc int) {
+func packColumns12[T float](dst, a []T, lda, i0, p0, mc, kc int) {
 	full := mc / 12 * 12
 	for p := range kc {
 		off := (p0+p)*lda + i0
@@ -269,7 +269,7 @@ func packColumns12[T Float](dst, a []T, lda, i0, p0, mc, kc int) {
 
 // packRows12 packs the first kc columns of 12 rows of a (row stride lda)
 // into dst, column after column: dst[p·12+i] = a[i·lda+p].
-func packRows12[T Float](dst, a []T, lda, kc int) {
+func packRows12[T float](dst, a []T, lda, kc int) {
 	r0, r1, r2, r3 := a[:kc], a[lda:lda+kc], a[2*lda:2*lda+kc], a[3*lda:3*lda+kc]
 	r4, r5, r6, r7 := a[4*lda:4*lda+kc], a[5*lda:5*lda+kc], a[6*lda:6*lda+kc], a[7*lda:7*lda+kc]
 	r8, r9, r10, r11 := a[8*lda:8*lda+kc], a[9*lda:9*lda+kc], a[10*lda:10*lda+kc], a[11*lda:11*lda+kc]
@@ -288,7 +288,7 @@ func packRows12[T Float](dst, a []T, lda, kc int) {
 // packB packs rows p0 to p0+kc and columns j0 to j0+nc of op(B) into
 // nr-wide slivers: sliver s holds op(B)[p0+p][j0+s·nr+j] at
 // dst[s·nr·kc+p·nr+j], zero past the last column.
-func packB[T Float](dst []T, trans bool, b []T, ldb, p0, j0, kc, nc, nr int) {
+func packB[T float](dst []T, trans bool, b []T, ldb, p0, j0, kc, nc, nr int) {
 	for js := 0; js < nc; js += nr {
 		nw := min(nr, nc-js)
 		d := dst[js*kc : js*kc+nr*kc]
@@ -330,7 +330,7 @@ func packB[T Float](dst []T, trans bool, b []T, ldb, p0, j0, kc, nc, nr int) {
 // each p. Like the reference BLAS, it skips zero elements of A (inputs
 // after a ReLU, or image pixels, are often zero), so an Inf or NaN in a row
 // of B met by a zero of A does not reach C.
-func gemmRows[T Float](kern *kernel[T], tA bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+func gemmRows[T float](kern *kernel[T], tA bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	scale(m, n, beta, c, ldc)
 	for i := range m {
 		row := c[i*ldc : i*ldc+n]
@@ -366,7 +366,7 @@ func gemmRows[T Float](kern *kernel[T], tA bool, m, n, k int, alpha T, a []T, ld
 }
 
 // scale sets C ← β·C, writing zeros without reading C when β = 0.
-func scale[T Float](m, n int, beta T, c []T, ldc int) {
+func scale[T float](m, n int, beta T, c []T, ldc int) {
 	if beta == 1 {
 		return
 	}

@@ -34,7 +34,7 @@ func FuzzGemm(f *testing.F) {
 	})
 }
 
-func fuzzGemm[T Float](t *testing.T, tc gemmCase, seed uint64) {
+func fuzzGemm[T float](t *testing.T, tc gemmCase, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	ar, ac := tc.m, tc.k
 	if tc.tA != blas.NoTrans {

@@ -12,8 +12,8 @@ import (
 // an unknown transpose flag or a zero increment.
 var ErrArgument = errors.New("invalid argument")
 
-// Float is the set of element types the kernels compute in.
-type Float interface{ ~float32 | ~float64 }
+// float is the set of element types the kernels compute in.
+type float interface{ ~float32 | ~float64 }
 
 // Sgemm computes C ← α·op(A)·op(B) + β·C for float32, where op(A) is m×k,
 // op(B) is k×n and C is m×n, all row-major with leading dimensions lda, ldb

@@ -17,13 +17,13 @@ import (
 var ref gonum.Implementation
 
 // gemmFunc is one implementation under test, called as Sgemm/Dgemm are.
-type gemmFunc[T Float] func(tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) error
+type gemmFunc[T float] func(tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) error
 
 // implementations returns the exported entry point and each kernel this
 // machine supports called directly through the blocked driver, on one
 // goroutine and shared with the helper: on an AVX-512 machine the AVX2 and
 // portable kernels are tested too.
-func implementations[T Float]() map[string]gemmFunc[T] {
+func implementations[T float]() map[string]gemmFunc[T] {
 	out := map[string]gemmFunc[T]{}
 	var k T
 	switch any(k).(type) {
@@ -46,7 +46,7 @@ func implementations[T Float]() map[string]gemmFunc[T] {
 	return out
 }
 
-func poolFor[T Float]() *workspaces[T] {
+func poolFor[T float]() *workspaces[T] {
 	var z T
 	if _, ok := any(z).(float32); ok {
 		return any(pool32).(*workspaces[T])
@@ -56,7 +56,7 @@ func poolFor[T Float]() *workspaces[T] {
 
 // kernelsFor returns every kernel this machine can run, fastest first,
 // the portable one included.
-func kernelsFor[T Float]() []kernel[T] {
+func kernelsFor[T float]() []kernel[T] {
 	k32, k64 := supportedKernels()
 	var z T
 	if _, ok := any(z).(float32); ok {
@@ -71,7 +71,7 @@ func kernelsFor[T Float]() []kernel[T] {
 // |β||c|) of the exact value (Higham, Accuracy and Stability of Numerical
 // Algorithms, §3.1, with rounding of the inputs to T excluded because the
 // inputs are already in T). Two such results differ by at most twice that.
-func refGemm[T Float](tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) (want, tol []float64) {
+func refGemm[T float](tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) (want, tol []float64) {
 	at := func(i, p int) float64 {
 		if tA == blas.NoTrans {
 			return float64(a[i*lda+p])
@@ -115,7 +115,7 @@ func refGemm[T Float](tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda in
 	return want, tol
 }
 
-func randSlice[T Float](rng *rand.Rand, n int) []T {
+func randSlice[T float](rng *rand.Rand, n int) []T {
 	s := make([]T, n)
 	for i := range s {
 		s[i] = T(rng.Float64()*2 - 1)
@@ -178,7 +178,7 @@ func gemmCases() []gemmCase {
 	return cases
 }
 
-func testGemm[T Float](t *testing.T) {
+func testGemm[T float](t *testing.T) {
 	impls := implementations[T]()
 	for ci, tc := range gemmCases() {
 		rng := rand.New(rand.NewPCG(uint64(ci), 13))

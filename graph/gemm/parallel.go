@@ -73,7 +73,7 @@ func startHelper() {
 }
 
 // job is one shared product.
-type job[T Float] struct {
+type job[T float] struct {
 	kern          *kernel[T]
 	tA, tB        bool
 	m, n, k       int
@@ -128,7 +128,7 @@ func (j *job[T]) run(ws *workspace[T]) {
 
 // gemm computes C ← α·op(A)·op(B) + β·C, sharing the work with the helper
 // when the product is large and more than one P can run goroutines.
-func gemm[T Float](kern *kernel[T], pool *workspaces[T], helpers bool, tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+func gemm[T float](kern *kernel[T], pool *workspaces[T], helpers bool, tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	ws := pool.get()
 	defer pool.put(ws)
 	if !helpers || m*n*k < parMinWork || k == 0 || alpha == 0 || (m < smallM && !tB) || runtime.GOMAXPROCS(0) < 2 {

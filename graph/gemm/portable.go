@@ -6,13 +6,13 @@ import "unsafe"
 // (arm64 and every other platform, amd64 without AVX2 and FMA) and tested
 // on every platform.
 
-func portableKernel[T Float](name string) kernel[T] {
+func portableKernel[T float](name string) kernel[T] {
 	return kernel[T]{name: name, mr: 4, nr: 4, micro: microGo4x4[T], axpy: axpyGo[T]}
 }
 
 // microGo4x4 is the micro-kernel for mr = nr = 4: sixteen accumulators in
 // registers, four loads and sixteen multiply-adds per step of p.
-func microGo4x4[T Float](kc int, a, b, c *T, ldc, accumulate int, alpha, beta T) {
+func microGo4x4[T float](kc int, a, b, c *T, ldc, accumulate int, alpha, beta T) {
 	pa := unsafe.Slice(a, 4*kc)
 	pb := unsafe.Slice(b, 4*kc)
 	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 T
@@ -58,7 +58,7 @@ func microGo4x4[T Float](kc int, a, b, c *T, ldc, accumulate int, alpha, beta T)
 // axpyGo sets y[i] += α·x[i] for i < len(x). The conversion T(α·x[i])
 // rounds the product, which stops the compiler from fusing it with the sum
 // (Go fuses x*y+z on arm64), so every platform rounds as the reference BLAS.
-func axpyGo[T Float](alpha T, x, y []T) {
+func axpyGo[T float](alpha T, x, y []T) {
 	y = y[:len(x)]
 	for i, v := range x {
 		y[i] += T(alpha * v)
@@ -67,7 +67,7 @@ func axpyGo[T Float](alpha T, x, y []T) {
 
 // axpyStrided is axpy with any non-zero increments, negative ones starting
 // from the far end as in BLAS.
-func axpyStrided[T Float](n int, alpha T, x []T, incX int, y []T, incY int) {
+func axpyStrided[T float](n int, alpha T, x []T, incX int, y []T, incY int) {
 	ix, iy := 0, 0
 	if incX < 0 {
 		ix = (1 - n) * incX
@@ -84,7 +84,7 @@ func axpyStrided[T Float](n int, alpha T, x []T, incX int, y []T, incY int) {
 
 // axpy dispatches to the kernel's unit-stride axpy or the strided loop.
 // Like the reference BLAS it returns at once when α = 0.
-func axpy[T Float](kern *kernel[T], n int, alpha T, x []T, incX int, y []T, incY int) {
+func axpy[T float](kern *kernel[T], n int, alpha T, x []T, incX int, y []T, incY int) {
 	if n == 0 || alpha == 0 {
 		return
 	}
