@@ -369,6 +369,14 @@ func gemmRows[T float](kern *kernel[T], tA bool, m, n, k int, alpha T, a []T, ld
 			if v == 0 {
 				continue
 			}
+			if n-j < 16 { // too short for a call to pay: h·W2 at batch 1 has n = 10
+				rest, brow := row[j:], b[p*ldb+j:p*ldb+n]
+				brow = brow[:len(rest)]
+				for q := range rest {
+					rest[q] += T(alpha*v) * brow[q]
+				}
+				continue
+			}
 			kern.axpy(alpha*v, b[p*ldb+j:p*ldb+n], row[j:])
 		}
 	}
