@@ -20,10 +20,12 @@
 //   - build tag openblas: gonum's netlib binding to OpenBLAS (cgo,
 //     CGO_LDFLAGS=-lopenblas), so an OpenBLAS build keeps OpenBLAS.
 //
-// A product of at least 2²⁴ multiply-adds (MNIST's at full batch, not at
-// batch 128) whose chunks can re-pack their share from cache is cut into
-// chunks that the calling goroutine shares with one persistent helper
-// goroutine when GOMAXPROCS is 2 or more (parallel.go). No call allocates once the package
+// A product of at least 2²⁴ multiply-adds, bound by arithmetic rather than
+// memory (k and the other dimension of its chunks at least 64) and whose
+// chunks can re-pack their share from cache, is cut into chunks that the
+// calling goroutine shares with one persistent helper goroutine when
+// GOMAXPROCS is 2 or more (parallel.go). Of an MNIST step's products only
+// the full-batch x·W qualifies. No call allocates once the package
 // has warmed up: packing buffers are kept in a free list that, unlike a
 // sync.Pool, survives garbage collections, and the helper is started once,
 // on first use.

@@ -168,8 +168,8 @@ func gemmCases() []gemmCase {
 	cases = append(cases,
 		gemmCase{tA: blas.NoTrans, tB: blas.NoTrans, m: 2000, n: 70, k: 121, padA: 1, alpha: 1, beta: 0},
 		gemmCase{tA: blas.Trans, tB: blas.Trans, m: 2000, n: 70, k: 121, padC: 3, alpha: -0.5, beta: 1},
-		gemmCase{tA: blas.NoTrans, tB: blas.Trans, m: 40, n: 1030, k: 410, alpha: 1, beta: 0},
-		gemmCase{tA: blas.Trans, tB: blas.NoTrans, m: 40, n: 1030, k: 410, padB: 2, alpha: 2, beta: -1},
+		gemmCase{tA: blas.NoTrans, tB: blas.Trans, m: 70, n: 1030, k: 250, alpha: 1, beta: 0},
+		gemmCase{tA: blas.Trans, tB: blas.NoTrans, m: 70, n: 1030, k: 250, padB: 2, alpha: 2, beta: -1},
 		// A transposed and large (m·k ≥ tallMin): packed in tall blocks.
 		gemmCase{tA: blas.Trans, tB: blas.NoTrans, m: 1030, n: 12, k: 4100, padA: 1, alpha: 1, beta: 1})
 	cases = append(cases,
@@ -325,14 +325,16 @@ func TestGemmShares(t *testing.T) {
 	if runtime.GOMAXPROCS(0) < 2 {
 		t.Skip("GOMAXPROCS is 1: products are never shared")
 	}
-	const m, n, k = 2000, 70, 121
-	a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
-	kern := kernelsFor[float32]()[0]
-	before := helper.served.Load()
-	for try := 0; try < 100 && helper.served.Load() == before; try++ {
-		gemm(&kern, pool32, true, false, false, m, n, k, 1, a, k, b, n, 0, c, n)
-	}
-	if helper.served.Load() == before {
-		t.Errorf("the helper took none of 100 products of %d multiply-adds", m*n*k)
+	for _, s := range [][3]int{{2000, 70, 121}, {70, 1030, 250}} { // by rows, by columns
+		m, n, k := s[0], s[1], s[2]
+		a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
+		kern := kernelsFor[float32]()[0]
+		before := helper.served.Load()
+		for try := 0; try < 100 && helper.served.Load() == before; try++ {
+			gemm(&kern, pool32, true, false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+		}
+		if helper.served.Load() == before {
+			t.Errorf("m,n,k = %v: the helper took none of 100 products", s)
+		}
 	}
 }
