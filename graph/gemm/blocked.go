@@ -93,7 +93,7 @@ func newWorkspace[T float]() *workspace[T] {
 		a:    make([]T, max(blockM, tallRows[T]())*blockK),
 		b:    make([]T, blockK*blockN),
 		tile: make([]T, 16*32),
-		job:  job[T]{done: make(chan struct{})},
+		job:  job[T]{done: make(chan struct{}, 1)},
 	}
 }
 
