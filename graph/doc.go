@@ -27,7 +27,9 @@
 // Dense(x, W, b) is the same x·W + b as one operation, with the gradient
 // with respect to x built only when x is not data (see dense.go). Its
 // products, forward and backward, run on the subpackage gemm (descent's own
-// blocked GEMM, or OpenBLAS with the openblas tag), which BLAS names.
+// blocked GEMM, or OpenBLAS with the openblas tag), which BLAS names; so do
+// gorgonia's own MatMul and gonum's blas32/blas64, through the BLAS this
+// package installs with gorgonia.Use (blas_default.go, blas_openblas.go).
 //
 // Program.Run checks its inputs, runs the tape machine (always Reset before
 // RunAll, since gorgonia otherwise returns the previous run's values) and
