@@ -24,12 +24,12 @@ type FloorSpec struct {
 }
 
 // Floor is the same network written by hand: explicit GEMMs into
-// preallocated buffers, no graph, no input gradient, plain SGD. Its GEMMs
-// and axpys are descent's own (package graph/gemm: descent's blocked GEMM by
-// default, OpenBLAS with the openblas tag), so dividing descent's time by
-// the floor's measures the framework, not the kernel. It is what a training
-// step costs without a framework, and the benchmark divides descent's time
-// by it. It allocates nothing per step.
+// preallocated buffers, no graph, no input gradient, plain SGD. It is what
+// a training step costs without a framework, and the benchmark divides
+// descent's time by it. Its GEMMs and axpys are descent's own (package
+// graph/gemm: descent's blocked GEMM by default, OpenBLAS with the openblas
+// tag), so that ratio measures the framework, not the kernel. It allocates
+// nothing per step.
 type Floor[T graph.Float] struct {
 	spec               FloorSpec
 	W1, B1, W2, B2     []T
