@@ -6,9 +6,8 @@ import (
 
 	"github.com/descentlab/descent/data"
 	"github.com/descentlab/descent/graph"
+	"github.com/descentlab/descent/graph/gemm"
 	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
-	"gonum.org/v1/gonum/blas/blas64"
 	"gorgonia.org/tensor"
 )
 
@@ -24,39 +23,27 @@ type FloorSpec struct {
 	Batch           int
 }
 
-// Floor is the same network written by hand on gonum's BLAS: explicit GEMMs
-// into preallocated buffers, no graph, no input gradient, plain SGD. It is
-// what a training step costs without a framework, and the benchmark divides
-// descent's time by it. It allocates nothing per step.
+// Floor is the same network written by hand: explicit GEMMs into
+// preallocated buffers, no graph, no input gradient, plain SGD. It is what
+// a training step costs without a framework, and the benchmark divides
+// descent's time by it. Its GEMMs and axpys are descent's own (package
+// graph/gemm: descent's blocked GEMM by default, OpenBLAS with the openblas
+// tag), so that ratio measures the framework, not the kernel. It allocates
+// nothing per step.
 type Floor[T graph.Float] struct {
 	spec               FloorSpec
 	W1, B1, W2, B2     []T
 	dW1, dB1, dW2, dB2 []T
 	x, y               *tensor.Dense // batch buffers filled by data.Gather
 	h, z, dz, dh       []T
-	gemm               func(tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int)
-	axpy               func(n int, alpha T, x []T, incX int, y []T, incY int)
+	gemm               func(tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) error
+	axpy               func(n int, alpha T, x []T, incX int, y []T, incY int) error
+	err                error // the first error of a kernel (see Err)
 	lossVal            float64
 	bceLo, bceHi       float64
 	hidPre             []T // pre-activation kept for tanh's derivative (unused for relu)
 	xs, ys             []T
 	_                  struct{}
-}
-
-func dgemm(tA, tB blas.Transpose, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
-	blas64.Implementation().Dgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-}
-
-func sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	blas32.Implementation().Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-}
-
-func daxpy(n int, alpha float64, x []float64, incX int, y []float64, incY int) {
-	blas64.Implementation().Daxpy(n, alpha, x, incX, y, incY)
-}
-
-func saxpy(n int, alpha float32, x []float32, incX int, y []float32, incY int) {
-	blas32.Implementation().Saxpy(n, alpha, x, incX, y, incY)
 }
 
 // NewFloor returns a floor network with zero weights; set them with
@@ -78,9 +65,9 @@ func NewFloor[T graph.Float](s FloorSpec) (*Floor[T], error) {
 	var dt tensor.Dtype
 	switch p := any(f).(type) {
 	case *Floor[float64]:
-		p.gemm, p.axpy, dt = dgemm, daxpy, tensor.Float64
+		p.gemm, p.axpy, dt = gemm.Dgemm, gemm.Daxpy, tensor.Float64
 	case *Floor[float32]:
-		p.gemm, p.axpy, dt = sgemm, saxpy, tensor.Float32
+		p.gemm, p.axpy, dt = gemm.Sgemm, gemm.Saxpy, tensor.Float32
 	}
 	mk := func(n int) []T { return make([]T, n) }
 	f.W1, f.dW1 = mk(s.In*s.Hidden), mk(s.In*s.Hidden)
@@ -133,7 +120,7 @@ func (f *Floor[T]) Gather(x, y *tensor.Dense, idx []int) error {
 func (f *Floor[T]) Forward() {
 	s := f.spec
 	n := s.Batch
-	f.gemm(blas.NoTrans, blas.NoTrans, n, s.Hidden, s.In, 1, f.xs, s.In, f.W1, s.Hidden, 0, f.hidPre, s.Hidden)
+	f.check(f.gemm(blas.NoTrans, blas.NoTrans, n, s.Hidden, s.In, 1, f.xs, s.In, f.W1, s.Hidden, 0, f.hidPre, s.Hidden))
 	for r := 0; r < n; r++ {
 		row := f.hidPre[r*s.Hidden : (r+1)*s.Hidden]
 		h := f.h[r*s.Hidden : (r+1)*s.Hidden]
@@ -147,7 +134,7 @@ func (f *Floor[T]) Forward() {
 			}
 		}
 	}
-	f.gemm(blas.NoTrans, blas.NoTrans, n, s.Out, s.Hidden, 1, f.h, s.Hidden, f.W2, s.Out, 0, f.z, s.Out)
+	f.check(f.gemm(blas.NoTrans, blas.NoTrans, n, s.Out, s.Hidden, 1, f.h, s.Hidden, f.W2, s.Out, 0, f.z, s.Out))
 	for r := 0; r < n; r++ {
 		z := f.z[r*s.Out : (r+1)*s.Out]
 		for j := range z {
@@ -172,6 +159,18 @@ func (f *Floor[T]) Forward() {
 		}
 	}
 }
+
+// check keeps the first error a kernel returns.
+func (f *Floor[T]) check(err error) {
+	if err != nil && f.err == nil {
+		f.err = fmt.Errorf("bench: floor: %w", err)
+	}
+}
+
+// Err returns the first error a GEMM or axpy returned, or nil. The
+// kernels fail only on invalid arguments, which NewFloor's checks rule out;
+// Err is there so that such a failure could not pass unseen.
+func (f *Floor[T]) Err() error { return f.err }
 
 // Loss returns the loss of the last Step or ComputeLoss.
 func (f *Floor[T]) Loss() float64 { return f.lossVal }
@@ -225,9 +224,9 @@ func (f *Floor[T]) Step(lr float64) {
 		}
 		dz[int(f.ys[r])] -= T(inv)
 	}
-	f.gemm(blas.Trans, blas.NoTrans, s.Hidden, s.Out, n, 1, f.h, s.Hidden, f.dz, s.Out, 0, f.dW2, s.Out)
+	f.check(f.gemm(blas.Trans, blas.NoTrans, s.Hidden, s.Out, n, 1, f.h, s.Hidden, f.dz, s.Out, 0, f.dW2, s.Out))
 	colSum(f.dB2, f.dz, n, s.Out)
-	f.gemm(blas.NoTrans, blas.Trans, n, s.Hidden, s.Out, 1, f.dz, s.Out, f.W2, s.Out, 0, f.dh, s.Hidden)
+	f.check(f.gemm(blas.NoTrans, blas.Trans, n, s.Hidden, s.Out, 1, f.dz, s.Out, f.W2, s.Out, 0, f.dh, s.Hidden))
 	for i, h := range f.h {
 		if s.Act == "relu" {
 			if f.hidPre[i] <= 0 {
@@ -237,13 +236,13 @@ func (f *Floor[T]) Step(lr float64) {
 			f.dh[i] *= 1 - h*h
 		}
 	}
-	f.gemm(blas.Trans, blas.NoTrans, s.In, s.Hidden, n, 1, f.xs, s.In, f.dh, s.Hidden, 0, f.dW1, s.Hidden)
+	f.check(f.gemm(blas.Trans, blas.NoTrans, s.In, s.Hidden, n, 1, f.xs, s.In, f.dh, s.Hidden, 0, f.dW1, s.Hidden))
 	colSum(f.dB1, f.dh, n, s.Hidden)
 	a := T(-lr)
-	f.axpy(len(f.W1), a, f.dW1, 1, f.W1, 1)
-	f.axpy(len(f.B1), a, f.dB1, 1, f.B1, 1)
-	f.axpy(len(f.W2), a, f.dW2, 1, f.W2, 1)
-	f.axpy(len(f.B2), a, f.dB2, 1, f.B2, 1)
+	f.check(f.axpy(len(f.W1), a, f.dW1, 1, f.W1, 1))
+	f.check(f.axpy(len(f.B1), a, f.dB1, 1, f.B1, 1))
+	f.check(f.axpy(len(f.W2), a, f.dW2, 1, f.W2, 1))
+	f.check(f.axpy(len(f.B2), a, f.dB2, 1, f.B2, 1))
 }
 
 // colSum sets dst[j] to the sum over rows of m [rows, cols].
@@ -274,5 +273,5 @@ func (f *Floor[T]) Predict(x *tensor.Dense, out []T) error {
 		f.Forward()
 		copy(out[lo*s.Out:], f.z)
 	}
-	return nil
+	return f.err
 }

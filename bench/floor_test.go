@@ -53,6 +53,9 @@ func lossesAgree[T interface{ ~float32 | ~float64 }](t *testing.T, m *nn.Sequent
 			t.Fatal(err)
 		}
 		f.Step(lr)
+		if err := f.Err(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

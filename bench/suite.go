@@ -327,7 +327,7 @@ func runFloor[T interface{ ~float32 | ~float64 }](c Case, dt tensor.Dtype, d *MN
 				return err
 			}
 			f.Step(XORLR)
-			return nil
+			return f.Err()
 		}
 		if err := timeSteps(&r, step, f.Loss, 3, c.Steps, 4, 4); err != nil {
 			return r, err
@@ -361,7 +361,7 @@ func runFloor[T interface{ ~float32 | ~float64 }](c Case, dt tensor.Dtype, d *MN
 				return err
 			}
 			f.Step(MNISTLR)
-			return nil
+			return f.Err()
 		}
 		if err := timeSteps(&r, step, f.Loss, min(c.Steps, 3), c.Steps, c.Batch, n); err != nil {
 			return r, err

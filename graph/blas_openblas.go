@@ -4,7 +4,8 @@ package graph
 
 // With the openblas build tag every matrix product goes through OpenBLAS:
 // gorgonia.Use switches gorgonia and tensor, blas32.Use and blas64.Use
-// switch gonum's packages, which descent's own kernels call.
+// switch gonum's packages; descent's own kernels (package gemm) select
+// OpenBLAS themselves under the same tag.
 
 import (
 	"gonum.org/v1/gonum/blas/blas32"
@@ -18,5 +19,4 @@ func init() {
 	gorgonia.Use(impl)
 	blas32.Use(impl)
 	blas64.Use(impl)
-	blasName = "OpenBLAS (cgo)"
 }

@@ -16,9 +16,8 @@ import (
 	"hash"
 
 	"github.com/chewxy/hm"
+	"github.com/descentlab/descent/graph/gemm"
 	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
-	"gonum.org/v1/gonum/blas/blas64"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -118,14 +117,17 @@ func (op *denseOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 			fillRows(o, args[2].Data().([]float64), n)
 			beta = 1
 		}
-		blas64.Implementation().Dgemm(blas.NoTrans, blas.NoTrans, n, m, k, 1, x.Data().([]float64), k, w.Data().([]float64), m, beta, o, m)
+		err = gemm.Dgemm(blas.NoTrans, blas.NoTrans, n, m, k, 1, x.Data().([]float64), k, w.Data().([]float64), m, beta, o, m)
 	case []float32:
 		var beta float32
 		if op.bias {
 			fillRows(o, args[2].Data().([]float32), n)
 			beta = 1
 		}
-		blas32.Implementation().Sgemm(blas.NoTrans, blas.NoTrans, n, m, k, 1, x.Data().([]float32), k, w.Data().([]float32), m, beta, o, m)
+		err = gemm.Sgemm(blas.NoTrans, blas.NoTrans, n, m, k, 1, x.Data().([]float32), k, w.Data().([]float32), m, beta, o, m)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	return out, nil
 }
@@ -216,9 +218,12 @@ func (op gemmOp) Do(vals ...gorgonia.Value) (gorgonia.Value, error) {
 	out := tensor.New(tensor.Of(a.Dtype()), tensor.WithShape(m, n))
 	switch o := out.Data().(type) {
 	case []float64:
-		blas64.Implementation().Dgemm(ta, tb, m, n, k, 1, a.Data().([]float64), lda, b.Data().([]float64), ldb, 0, o, n)
+		err = gemm.Dgemm(ta, tb, m, n, k, 1, a.Data().([]float64), lda, b.Data().([]float64), ldb, 0, o, n)
 	case []float32:
-		blas32.Implementation().Sgemm(ta, tb, m, n, k, 1, a.Data().([]float32), lda, b.Data().([]float32), ldb, 0, o, n)
+		err = gemm.Sgemm(ta, tb, m, n, k, 1, a.Data().([]float32), lda, b.Data().([]float32), ldb, 0, o, n)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	return out, nil
 }

@@ -26,7 +26,11 @@
 //	prog, err := g.Compile(graph.Spec{Loss: loss, Outputs: map[string]*graph.Node{"pred": pred}})
 //
 // Dense(x, W, b) is the same x·W + b as one operation, with the gradient
-// with respect to x built only when x is not data (see dense.go).
+// with respect to x built only when x is not data (see dense.go). Its
+// products, forward and backward, run on the subpackage gemm (descent's own
+// blocked GEMM, or OpenBLAS with the openblas tag), which BLAS names; so do
+// gorgonia's own MatMul and gonum's blas32/blas64, through the BLAS this
+// package installs with gorgonia.Use (blas_default.go, blas_openblas.go).
 //
 // Compile differentiates the loss with gorgonia.Grad, which adds the
 // gradient nodes to the same gorgonia graph, and hands the graph to a
@@ -60,5 +64,5 @@
 // shape and dtype of every input, and that bound tensors still hold the
 // buffers the program was compiled against, before it starts a machine.
 //
-// May import: nothing from descent.
+// May import: graph/gemm.
 package graph

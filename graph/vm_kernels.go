@@ -15,9 +15,8 @@ import (
 	"unsafe"
 
 	"github.com/chewxy/math32"
+	"github.com/descentlab/descent/graph/gemm"
 	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
-	"gonum.org/v1/gonum/blas/blas64"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -35,9 +34,10 @@ func is32[T Float]() bool {
 	return unsafe.Sizeof(z) == 4
 }
 
-// gemm sets c = alpha·op(a)·op(b) + beta·c, row-major, through the BLAS
-// that descent's operations and the tape machine use.
-func gemm[T Float](ta, tb bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+// matmul sets c = alpha·op(a)·op(b) + beta·c, row-major, through package
+// gemm, the kernel descent's operations and (through gorgonia.Use) the tape
+// machine use.
+func matmul[T Float](ta, tb bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) error {
 	tA, tB := blas.NoTrans, blas.NoTrans
 	if ta {
 		tA = blas.Trans
@@ -46,10 +46,9 @@ func gemm[T Float](ta, tb bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb
 		tB = blas.Trans
 	}
 	if is32[T]() {
-		blas32.Implementation().Sgemm(tA, tB, m, n, k, float32(alpha), f32s(a), lda, f32s(b), ldb, float32(beta), f32s(c), ldc)
-		return
+		return gemm.Sgemm(tA, tB, m, n, k, float32(alpha), f32s(a), lda, f32s(b), ldb, float32(beta), f32s(c), ldc)
 	}
-	blas64.Implementation().Dgemm(tA, tB, m, n, k, float64(alpha), f64s(a), lda, f64s(b), ldb, float64(beta), f64s(c), ldc)
+	return gemm.Dgemm(tA, tB, m, n, k, float64(alpha), f64s(a), lda, f64s(b), ldb, float64(beta), f64s(c), ldc)
 }
 
 // f32s and f64s reinterpret a []T whose element type is known.
@@ -75,7 +74,7 @@ func kernelFor[T Float](n *gorgonia.Node, out *vmStore[T], in []*vmStore[T], sha
 		}
 		lda, ldb := shapes[0][1], shapes[1][1]
 		ta, tb := op.transA, op.transB
-		return func() error { gemm(ta, tb, m, nn, k, 1, a.buf, lda, b.buf, ldb, 0, out.buf, nn); return nil }, nil
+		return func() error { return matmul(ta, tb, m, nn, k, 1, a.buf, lda, b.buf, ldb, 0, out.buf, nn) }, nil
 	case colSumOp:
 		a, rows := in[0], shapes[0][0]
 		return func() error { clear(out.buf); colSum(out.buf, a.buf, rows); return nil }, nil
@@ -124,13 +123,12 @@ func denseKernel[T Float](op *denseOp, out *vmStore[T], in []*vmStore[T], shapes
 	x, w := in[0], in[1]
 	r, k, c := xs[0], xs[1], ws[1]
 	if !op.bias {
-		return func() error { gemm(false, false, r, c, k, 1, x.buf, k, w.buf, c, 0, out.buf, c); return nil }, nil
+		return func() error { return matmul(false, false, r, c, k, 1, x.buf, k, w.buf, c, 0, out.buf, c) }, nil
 	}
 	b := in[2]
 	return func() error {
 		fillRows(out.buf, b.buf, r)
-		gemm(false, false, r, c, k, 1, x.buf, k, w.buf, c, 1, out.buf, c)
-		return nil
+		return matmul(false, false, r, c, k, 1, x.buf, k, w.buf, c, 1, out.buf, c)
 	}, nil
 }
 
@@ -580,7 +578,7 @@ func matMulKernel[T Float](name string, out *vmStore[T], in []*vmStore[T], shape
 	}
 	a, b := in[0], in[1]
 	lda, ldb := as[1], bs[1]
-	return func() error { gemm(ta, tb, m, n, k, 1, a.buf, lda, b.buf, ldb, 0, out.buf, n); return nil }, nil
+	return func() error { return matmul(ta, tb, m, n, k, 1, a.buf, lda, b.buf, ldb, 0, out.buf, n) }, nil
 }
 
 // sumKernel handles gorgonia's sumOp ("Σ[0 1]"). tensor sums all axes as

@@ -18,5 +18,5 @@
 // build optimizers and schedules from names and torch-named
 // hyperparameters, for command-line flags and experiment files.
 //
-// May import: graph.
+// May import: graph, graph/gemm.
 package optim

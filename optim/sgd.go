@@ -2,10 +2,9 @@ package optim
 
 import (
 	"fmt"
-	"gonum.org/v1/gonum/blas/blas32"
-	"gonum.org/v1/gonum/blas/blas64"
 
 	"github.com/descentlab/descent/graph"
+	"github.com/descentlab/descent/graph/gemm"
 )
 
 // SGD is stochastic gradient descent with optional momentum, dampening,
@@ -111,10 +110,14 @@ func (o *SGD) Step(lr float64, params []*graph.Param) error {
 			// Plain descent, θ ← θ − lr·g, is BLAS's axpy: the same
 			// arithmetic (no fused multiply-add), vectorised, and through
 			// OpenBLAS in an openblas build.
+			var err error
 			if sl.bits == 32 {
-				blas32.Implementation().Saxpy(p.Size(), float32(-lr), p.Grad().Float32s(), 1, p.Value().Float32s(), 1)
+				err = gemm.Saxpy(p.Size(), float32(-lr), p.Grad().Float32s(), 1, p.Value().Float32s(), 1)
 			} else {
-				blas64.Implementation().Daxpy(p.Size(), -lr, p.Grad().Float64s(), 1, p.Value().Float64s(), 1)
+				err = gemm.Daxpy(p.Size(), -lr, p.Grad().Float64s(), 1, p.Value().Float64s(), 1)
+			}
+			if err != nil {
+				return fmt.Errorf("optim: sgd: parameter %d (%s): %w", i, p.Name(), err)
 			}
 			continue
 		}
