@@ -1,7 +1,10 @@
 package bench
 
 import (
+	"unsafe"
+
 	"fmt"
+	"github.com/chewxy/math32"
 	"math"
 
 	"github.com/descentlab/descent/data"
@@ -115,49 +118,83 @@ func (f *Floor[T]) Gather(x, y *tensor.Dense, idx []int) error {
 	return data.Gather(f.y, y, idx)
 }
 
+// Bind makes the floor read x and y [batch, ...] in place instead of its
+// batch buffers (a full batch reads the dataset itself, as descent's does).
+// A later Gather copies into the batch buffers again.
+func (f *Floor[T]) Bind(x, y *tensor.Dense) error {
+	xs, okx := graph.Slice[T](x)
+	ys, oky := graph.Slice[T](y)
+	if !okx || !oky || len(xs) != f.spec.Batch*f.spec.In || len(ys) != f.spec.Batch {
+		return fmt.Errorf("bench: floor bind: x %v %v and y %v %v for a batch of %d", x.Dtype(), x.Shape(), y.Dtype(), y.Shape(), f.spec.Batch)
+	}
+	f.xs, f.ys = xs, ys
+	return nil
+}
+
 // Forward computes the output of the network for the batch buffer into
 // f.z (probabilities after softmax or sigmoid) and returns nothing else.
-func (f *Floor[T]) Forward() {
+func (f *Floor[T]) Forward() { f.forward(f.xs) }
+
+// forward is Forward on the batch rows xs. The biases are written into the
+// GEMMs' outputs (beta 1) rather than added in a pass of their own.
+func (f *Floor[T]) forward(xs []T) {
 	s := f.spec
 	n := s.Batch
-	f.check(f.gemm(blas.NoTrans, blas.NoTrans, n, s.Hidden, s.In, 1, f.xs, s.In, f.W1, s.Hidden, 0, f.hidPre, s.Hidden))
-	for r := 0; r < n; r++ {
-		row := f.hidPre[r*s.Hidden : (r+1)*s.Hidden]
-		h := f.h[r*s.Hidden : (r+1)*s.Hidden]
-		for j := range row {
-			row[j] += f.B1[j]
-			switch s.Act {
-			case "relu":
-				h[j] = max(row[j], 0)
-			default:
-				h[j] = T(math.Tanh(float64(row[j])))
-			}
+	fillBias(f.hidPre, f.B1)
+	f.check(f.gemm(blas.NoTrans, blas.NoTrans, n, s.Hidden, s.In, 1, xs, s.In, f.W1, s.Hidden, 1, f.hidPre, s.Hidden))
+	if s.Act == "relu" {
+		for i, v := range f.hidPre {
+			f.h[i] = max(v, 0)
+		}
+	} else {
+		for i, v := range f.hidPre {
+			f.h[i] = T(math.Tanh(float64(v)))
 		}
 	}
-	f.check(f.gemm(blas.NoTrans, blas.NoTrans, n, s.Out, s.Hidden, 1, f.h, s.Hidden, f.W2, s.Out, 0, f.z, s.Out))
-	for r := 0; r < n; r++ {
-		z := f.z[r*s.Out : (r+1)*s.Out]
-		for j := range z {
-			z[j] += f.B2[j]
+	fillBias(f.z, f.B2)
+	f.check(f.gemm(blas.NoTrans, blas.NoTrans, n, s.Out, s.Hidden, 1, f.h, s.Hidden, f.W2, s.Out, 1, f.z, s.Out))
+	if s.OutAct == "sigmoid" {
+		for j, v := range f.z {
+			f.z[j] = T(1 / (1 + math.Exp(-float64(v))))
 		}
-		if s.OutAct == "sigmoid" {
-			for j, v := range z {
-				z[j] = T(1 / (1 + math.Exp(-float64(v))))
-			}
-			continue
-		}
-		m := math.Inf(-1)
-		for _, v := range z {
-			m = math.Max(m, float64(v))
-		}
-		var sum float64
-		for _, v := range z {
-			sum += math.Exp(float64(v) - m)
-		}
-		for j, v := range z {
-			z[j] = T(math.Exp(float64(v)-m) / sum)
-		}
+		return
 	}
+	for r := 0; r < n; r++ {
+		softmaxRow(f.z[r*s.Out : (r+1)*s.Out])
+	}
+}
+
+// fillBias sets every row of dst to b.
+func fillBias[T graph.Float](dst, b []T) {
+	for r := 0; r+len(b) <= len(dst); r += len(b) {
+		copy(dst[r:r+len(b)], b)
+	}
+}
+
+// softmaxRow replaces a row of logits by its softmax, one exponential per
+// element, in the row's own precision (float32 through math32).
+func softmaxRow[T graph.Float](z []T) {
+	m := z[0]
+	for _, v := range z[1:] {
+		m = max(m, v)
+	}
+	var sum T
+	for j, v := range z {
+		e := expT(v - m)
+		z[j] = e
+		sum += e
+	}
+	inv := 1 / sum
+	for j := range z {
+		z[j] *= inv
+	}
+}
+
+func expT[T graph.Float](v T) T {
+	if unsafe.Sizeof(v) == 4 {
+		return T(math32.Exp(float32(v)))
+	}
+	return T(math.Exp(float64(v)))
 }
 
 // check keeps the first error a kernel returns.
@@ -227,12 +264,17 @@ func (f *Floor[T]) Step(lr float64) {
 	f.check(f.gemm(blas.Trans, blas.NoTrans, s.Hidden, s.Out, n, 1, f.h, s.Hidden, f.dz, s.Out, 0, f.dW2, s.Out))
 	colSum(f.dB2, f.dz, n, s.Out)
 	f.check(f.gemm(blas.NoTrans, blas.Trans, n, s.Hidden, s.Out, 1, f.dz, s.Out, f.W2, s.Out, 0, f.dh, s.Hidden))
-	for i, h := range f.h {
-		if s.Act == "relu" {
-			if f.hidPre[i] <= 0 {
-				f.dh[i] = 0
+	if s.Act == "relu" {
+		// Branchless: the mask is 0 or 1, multiplied in.
+		for i, v := range f.hidPre {
+			var keep T
+			if v > 0 {
+				keep = 1
 			}
-		} else {
+			f.dh[i] *= keep
+		}
+	} else {
+		for i, h := range f.h {
 			f.dh[i] *= 1 - h*h
 		}
 	}
@@ -269,8 +311,7 @@ func (f *Floor[T]) Predict(x *tensor.Dense, out []T) error {
 		return fmt.Errorf("bench: floor predict: %d rows in batches of %d into %d values", rows, s.Batch, len(out))
 	}
 	for lo := 0; lo < rows; lo += s.Batch {
-		copy(f.xs, xs[lo*s.In:(lo+s.Batch)*s.In])
-		f.Forward()
+		f.forward(xs[lo*s.In : (lo+s.Batch)*s.In]) // read in place, no copy
 		copy(out[lo*s.Out:], f.z)
 	}
 	return f.err

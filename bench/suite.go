@@ -357,7 +357,11 @@ func runFloor[T interface{ ~float32 | ~float64 }](c Case, dt tensor.Dtype, d *MN
 			}
 			idx := order[pos : pos+c.Batch]
 			pos += c.Batch
-			if err := f.Gather(d.Train.X, d.Train.Y, idx); err != nil {
+			if c.Batch == n { // the full batch reads the dataset in place
+				if err := f.Bind(d.Train.X, d.Train.Y); err != nil {
+					return err
+				}
+			} else if err := f.Gather(d.Train.X, d.Train.Y, idx); err != nil {
 				return err
 			}
 			f.Step(MNISTLR)

@@ -132,16 +132,33 @@ func softmaxRows[T Float](out, in []T, cols int, log bool) {
 		for _, v := range x {
 			m = math.Max(m, float64(v))
 		}
-		var sum float64
-		for _, v := range x {
-			sum += math.Exp(float64(v) - m)
-		}
 		if log {
+			var sum float64
+			for _, v := range x {
+				sum += math.Exp(float64(v) - m)
+			}
 			lse := m + math.Log(sum)
 			for i, v := range x {
 				y[i] = T(float64(v) - lse)
 			}
 			continue
+		}
+		// One exponential per element: the row's exponentials are kept
+		// (in float64) until the sum is known.
+		var sum float64
+		var e [16]float64
+		if len(x) <= len(e) {
+			for i, v := range x {
+				e[i] = math.Exp(float64(v) - m)
+				sum += e[i]
+			}
+			for i := range x {
+				y[i] = T(e[i] / sum)
+			}
+			continue
+		}
+		for _, v := range x {
+			sum += math.Exp(float64(v) - m)
 		}
 		for i, v := range x {
 			y[i] = T(math.Exp(float64(v)-m) / sum)

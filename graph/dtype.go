@@ -142,23 +142,48 @@ func WriteFloat64s(t *tensor.Dense, src []float64) error {
 // AllFinite reports whether every element of a float tensor is finite, and
 // the flat index of the first one that is not (-1 when all are).
 func AllFinite(t *tensor.Dense) (bool, int) {
-	switch t.Dtype() {
-	case tensor.Float64:
-		return allFinite(t.Float64s())
-	case tensor.Float32:
-		return allFinite(t.Float32s())
-	}
-	return true, -1
+	i := FirstNonFinite(t, 0, t.Shape().TotalSize())
+	return i < 0, i
 }
 
-func allFinite[T Float](s []T) (bool, int) {
-	for i, v := range s {
-		f := float64(v)
-		if f != f || f > maxFloat || f < -maxFloat {
-			return false, i
+// FirstNonFinite returns the flat index of the first NaN or infinity among
+// elements [lo, hi) of a float tensor, or -1 when they are all finite (or
+// the tensor is not float32 or float64). It reads the exponent bits in
+// blocks, without a branch per element.
+func FirstNonFinite(t *tensor.Dense, lo, hi int) int {
+	switch t.Dtype() {
+	case tensor.Float64:
+		s := t.Float64s()
+		return firstNonFinite(unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(s))), len(s)), lo, hi, 0x7ff0000000000000)
+	case tensor.Float32:
+		s := t.Float32s()
+		return firstNonFinite(unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(s))), len(s)), lo, hi, 0x7f800000)
+	}
+	return -1
+}
+
+// firstNonFinite finds the first element whose exponent bits (exp) are all
+// ones: an infinity or a NaN.
+func firstNonFinite[U uint32 | uint64](u []U, lo, hi int, exp U) int {
+	lo, hi = max(lo, 0), min(hi, len(u))
+	const block = 512
+	for b := lo; b < hi; b += block {
+		blk := u[b:min(b+block, hi)]
+		var bad uint8
+		for _, v := range blk {
+			c := v&exp == exp
+			bad |= *(*uint8)(unsafe.Pointer(&c))
+		}
+		if bad == 0 {
+			continue
+		}
+		for j, v := range blk {
+			if v&exp == exp {
+				return b + j
+			}
 		}
 	}
-	return true, -1
+	return -1
 }
 
 const maxFloat = 1.7976931348623157e308

@@ -3,7 +3,10 @@ package graph
 import (
 	"errors"
 	"fmt"
+	"math"
 	"testing"
+
+	"gorgonia.org/tensor"
 )
 
 // foreign is a sentinel of another package (data, which graph cannot
@@ -40,5 +43,37 @@ func TestSentinelKinds(t *testing.T) {
 	}
 	if errors.Is(fmt.Errorf("x: %w", ErrNoGradient), ErrShape) || errors.Is(errors.New("shape mismatch"), ErrShape) {
 		t.Errorf("ErrShape matches an error of the same text but no kind")
+	}
+}
+
+func TestFirstNonFinite(t *testing.T) {
+	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
+		x, _ := ZeroTensor(dt, 3, 700)
+		if i := FirstNonFinite(x, 0, 2100); i != -1 {
+			t.Fatalf("%v: all zeros: %d, want -1", dt, i)
+		}
+		for _, c := range []struct {
+			at      int
+			v       float64
+			lo, hi  int
+			want    int
+			comment string
+		}{
+			{1500, math.NaN(), 0, 2100, 1500, "NaN"},
+			{3, math.Inf(1), 0, 2100, 3, "+Inf"},
+			{2099, math.Inf(-1), 0, 2100, 2099, "-Inf, last"},
+			{600, math.NaN(), 700, 1400, -1, "outside the range"},
+			{700, math.NaN(), 700, 1400, 700, "first of the range"},
+			{5, math.MaxFloat32, 0, 2100, -1, "the largest finite float32"},
+		} {
+			vals := make([]float64, 2100)
+			vals[c.at] = c.v
+			if err := WriteFloat64s(x, vals); err != nil {
+				t.Fatal(err)
+			}
+			if got := FirstNonFinite(x, c.lo, c.hi); got != c.want {
+				t.Errorf("%v %s: %d, want %d", dt, c.comment, got, c.want)
+			}
+		}
 	}
 }

@@ -2,9 +2,11 @@ package nn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/descentlab/descent/data"
@@ -219,5 +221,33 @@ func TestFullBatchReadsTheDataset(t *testing.T) {
 		if x5, _ := p5.Reads("x"); x5 == train.X || x5 == nil {
 			t.Errorf("%s: a minibatch step read X itself", c.name)
 		}
+	}
+}
+
+// TestPredictChecksEveryBatch checks that Predict, which checks its input
+// batch by batch, still reports a non-finite value in a later batch with
+// its row and column, and predicts nothing.
+func TestPredictChecksEveryBatch(t *testing.T) {
+	m := NewSequential(&Dense{Units: 3, InputDim: 2, Activation: "relu"}, &Dense{Units: 1, Activation: "step"})
+	if err := m.Build(BuildConfig{Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	m.PredictBatchSize = 4
+	rows := make([][]float64, 10)
+	for i := range rows {
+		rows[i] = []float64{float64(i), 1}
+	}
+	rows[6][1] = math.Inf(-1)
+	flat := make([]float64, 0, 20)
+	for _, r := range rows {
+		flat = append(flat, r...)
+	}
+	x, err := data.FromFloat64s(flat, tensor.Float64, 10, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := m.Predict(x)
+	if !errors.Is(err, ErrNotFinite) || !strings.Contains(err.Error(), "row 6 column 1") || out != nil {
+		t.Fatalf("Predict with -Inf at row 6: %v, %v; want ErrNotFinite naming row 6 column 1", out, err)
 	}
 }

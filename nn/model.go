@@ -570,7 +570,9 @@ func (m *Sequential) predictBatch() int {
 // model's dtype, computed in batches of PredictBatchSize. The result is a
 // new tensor owned by the caller.
 func (m *Sequential) Predict(x *tensor.Dense) (*tensor.Dense, error) {
-	if err := m.checkX("predict", x); err != nil {
+	// Finiteness is checked batch by batch, just before each runs, while its
+	// rows are in cache for the first product anyway.
+	if err := m.checkWidth("predict", x); err != nil {
 		return nil, err
 	}
 	rows, in, out := x.Shape()[0], m.widths[0], m.widths[len(m.widths)-1]
@@ -584,6 +586,9 @@ func (m *Sequential) Predict(x *tensor.Dense) (*tensor.Dense, error) {
 		p, err := m.program(progPredict, hi-lo)
 		if err != nil {
 			return nil, err
+		}
+		if i := graph.FirstNonFinite(x, lo*in, hi*in); i >= 0 {
+			return nil, fmt.Errorf("nn: predict: input row %d column %d is not finite: %w", i/in, i%in, ErrNotFinite)
 		}
 		if err := bindRows(p.Program, x, lo, hi, in); err != nil {
 			return nil, fmt.Errorf("nn: predict: %w", err)
@@ -649,11 +654,11 @@ func bindRows(p *graph.Program, x *tensor.Dense, lo, hi, cols int) error {
 	}
 	var view *tensor.Dense
 	err := graph.Guard("nn: view of rows", func() error {
-		switch d := x.Data().(type) {
-		case []float64:
-			view = tensor.New(tensor.WithBacking(d[lo*cols:hi*cols:hi*cols]), tensor.WithShape(hi-lo, cols))
-		case []float32:
-			view = tensor.New(tensor.WithBacking(d[lo*cols:hi*cols:hi*cols]), tensor.WithShape(hi-lo, cols))
+		switch x.Dtype() {
+		case tensor.Float64:
+			view = tensor.New(tensor.WithBacking(graph.Float64s(x)[lo*cols:hi*cols:hi*cols]), tensor.WithShape(hi-lo, cols))
+		case tensor.Float32:
+			view = tensor.New(tensor.WithBacking(graph.Float32s(x)[lo*cols:hi*cols:hi*cols]), tensor.WithShape(hi-lo, cols))
 		default:
 			return fmt.Errorf("input is %v: %w", x.Dtype(), graph.ErrDType)
 		}
@@ -665,23 +670,13 @@ func bindRows(p *graph.Program, x *tensor.Dense, lo, hi, cols int) error {
 	return p.Bind("x", view)
 }
 
-// copyRows copies rows [lo, hi) of src (width cols) into the start of dst.
-func copyRows(dst, src *tensor.Dense, lo, hi, cols int) {
-	switch d := dst.Data().(type) {
-	case []float64:
-		copy(d, src.Data().([]float64)[lo*cols:hi*cols])
-	case []float32:
-		copy(d, src.Data().([]float32)[lo*cols:hi*cols])
-	}
-}
-
 // copyInto copies all of src into dst starting at flat offset off.
 func copyInto(dst, src *tensor.Dense, off int) {
-	switch d := dst.Data().(type) {
-	case []float64:
-		copy(d[off:], src.Data().([]float64))
-	case []float32:
-		copy(d[off:], src.Data().([]float32))
+	switch dst.Dtype() {
+	case tensor.Float64:
+		copy(graph.Float64s(dst)[off:], graph.Float64s(src))
+	case tensor.Float32:
+		copy(graph.Float32s(dst)[off:], graph.Float32s(src))
 	}
 }
 
