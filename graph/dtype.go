@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"unsafe"
 
@@ -148,38 +149,82 @@ func AllFinite(t *tensor.Dense) (bool, int) {
 
 // FirstNonFinite returns the flat index of the first NaN or infinity among
 // elements [lo, hi) of a float tensor, or -1 when they are all finite (or
-// the tensor is not float32 or float64). It reads the exponent bits in
-// blocks, without a branch per element.
+// the tensor is not float32 or float64). It reads exponent bits, a block at
+// a time, without a branch per element.
 func FirstNonFinite(t *tensor.Dense, lo, hi int) int {
 	switch t.Dtype() {
 	case tensor.Float64:
-		s := t.Float64s()
-		return firstNonFinite(unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(s))), len(s)), lo, hi, 0x7ff0000000000000)
+		return firstNonFinite64(t.Float64s(), lo, hi)
 	case tensor.Float32:
-		s := t.Float32s()
-		return firstNonFinite(unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(s))), len(s)), lo, hi, 0x7f800000)
+		return firstNonFinite32(t.Float32s(), lo, hi)
 	}
 	return -1
 }
 
-// firstNonFinite finds the first element whose exponent bits (exp) are all
-// ones: an infinity or a NaN.
-func firstNonFinite[U uint32 | uint64](u []U, lo, hi int, exp U) int {
-	lo, hi = max(lo, 0), min(hi, len(u))
-	const block = 512
-	for b := lo; b < hi; b += block {
-		blk := u[b:min(b+block, hi)]
-		var bad uint8
-		for _, v := range blk {
-			c := v&exp == exp
-			bad |= *(*uint8)(unsafe.Pointer(&c))
+// nonFiniteBlock is the number of elements checked at once before looking
+// for the culprit.
+const nonFiniteBlock = 1024
+
+// An element is an infinity or a NaN when its exponent bits are all ones:
+// adding one to the exponent field then carries into the sign bit, which
+// an OR over the block keeps.
+func firstNonFinite64(s []float64, lo, hi int) int {
+	lo, hi = max(lo, 0), min(hi, len(s))
+	for b := lo; b < hi; b += nonFiniteBlock {
+		blk := s[b:min(b+nonFiniteBlock, hi)]
+		u := unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(blk))), len(blk))
+		var b0, b1 uint64
+		i := 0
+		for ; i+2 <= len(u); i += 2 {
+			b0 |= (u[i] & 0x7ff0000000000000) + 0x0010000000000000
+			b1 |= (u[i+1] & 0x7ff0000000000000) + 0x0010000000000000
 		}
-		if bad == 0 {
-			continue
+		for ; i < len(u); i++ {
+			b0 |= (u[i] & 0x7ff0000000000000) + 0x0010000000000000
 		}
-		for j, v := range blk {
-			if v&exp == exp {
-				return b + j
+		if (b0|b1)>>63 != 0 {
+			for j, v := range blk {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return b + j
+				}
+			}
+		}
+	}
+	return -1
+}
+
+// firstNonFinite32 checks two float32 per 64-bit word.
+func firstNonFinite32(s []float32, lo, hi int) int {
+	lo, hi = max(lo, 0), min(hi, len(s))
+	const mask, one, signs = 0x7f8000007f800000, 0x0080000000800000, 0x8000000080000000
+	for b := lo; b < hi; b += nonFiniteBlock {
+		blk := s[b:min(b+nonFiniteBlock, hi)]
+		var bad uint64
+		if len(blk) >= 2 && uintptr(unsafe.Pointer(unsafe.SliceData(blk)))%8 == 0 {
+			u := unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(blk))), len(blk)/2)
+			var b0, b1 uint64
+			i := 0
+			for ; i+2 <= len(u); i += 2 {
+				b0 |= (u[i] & mask) + one
+				b1 |= (u[i+1] & mask) + one
+			}
+			for ; i < len(u); i++ {
+				b0 |= (u[i] & mask) + one
+			}
+			bad = (b0 | b1) & signs
+			if len(blk)%2 == 1 {
+				bad |= uint64((math.Float32bits(blk[len(blk)-1])&0x7f800000)+0x00800000) & 0x80000000
+			}
+		} else {
+			for _, v := range blk {
+				bad |= uint64((math.Float32bits(v)&0x7f800000)+0x00800000) & 0x80000000
+			}
+		}
+		if bad != 0 {
+			for j, v := range blk {
+				if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+					return b + j
+				}
 			}
 		}
 	}

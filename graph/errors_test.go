@@ -65,6 +65,9 @@ func TestFirstNonFinite(t *testing.T) {
 			{600, math.NaN(), 700, 1400, -1, "outside the range"},
 			{700, math.NaN(), 700, 1400, 700, "first of the range"},
 			{5, math.MaxFloat32, 0, 2100, -1, "the largest finite float32"},
+			{1399, math.NaN(), 701, 1400, 1399, "an unaligned range, its last element"},
+			{1024 + 999, math.Inf(1), 1, 2024, 2023, "an odd block length, its last element"},
+			{702, math.NaN(), 701, 703, 702, "a range of two"},
 		} {
 			vals := make([]float64, 2100)
 			vals[c.at] = c.v
