@@ -136,32 +136,44 @@ func claim(dir string, meta Meta) error {
 	return nil
 }
 
+// existing reads what the results directory dir holds before results are
+// written into it: found is false when dir is missing, or holds nothing
+// (or only a tuning stage); an error when dir cannot take results at all
+// (not a directory, other files, results that cannot be read).
+func existing(dir string) (m *manifest, old Meta, found bool, err error) {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, old, false, nil
+	case err != nil:
+		return nil, old, false, &ConfigError{Field: "dir", Err: err}
+	case !fi.IsDir():
+		return nil, old, false, fieldErr("dir", "%s is not a directory", dir)
+	}
+	m, old, err = readManifest(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		entries, err := foreign(dir)
+		if err != nil {
+			return nil, old, false, err
+		}
+		if len(entries) > 0 {
+			return nil, old, false, errorf(ErrDirInUse, "%s holds files that are not study results (%s): choose another directory", dir, names(entries))
+		}
+		return nil, old, false, nil
+	}
+	if err != nil {
+		return nil, old, false, errorf(ErrDirInUse, "%s holds results that cannot be read (%w): clear it", dir, err)
+	}
+	return m, old, true, nil
+}
+
 // checkDir reports whether dir could take results of meta's study and
 // shard, without writing anything: it may be missing, empty, or hold
 // results of the same study and shard.
 func checkDir(dir string, meta Meta) error {
-	fi, err := os.Stat(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil
-	case err != nil:
-		return &ConfigError{Field: "dir", Err: err}
-	case !fi.IsDir():
-		return fieldErr("dir", "%s is not a directory", dir)
-	}
-	m, old, err := readManifest(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		entries, err := foreign(dir)
-		if err != nil {
-			return err
-		}
-		if len(entries) > 0 {
-			return errorf(ErrDirInUse, "%s holds files that are not study results (%s): choose another directory", dir, names(entries))
-		}
-		return nil
-	}
-	if err != nil {
-		return errorf(ErrDirInUse, "%s holds results that cannot be read (%w): clear it", dir, err)
+	m, old, found, err := existing(dir)
+	if err != nil || !found {
+		return err
 	}
 	if m.StudyHash != meta.Fingerprint() {
 		return errorf(ErrDirInUse, "%s holds the results of another study (%q, %d runs; it differs in %s): clear it or choose another directory",
@@ -189,28 +201,9 @@ func foreign(dir string) ([]os.DirEntry, error) {
 // are chosen: it may be missing, empty but for the tuning stage, or hold a
 // final stage of the same tuning stage (which the new one replaces).
 func checkTunedDir(dir, tuningHash string) error {
-	fi, err := os.Stat(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil
-	case err != nil:
-		return &ConfigError{Field: "dir", Err: err}
-	case !fi.IsDir():
-		return fieldErr("dir", "%s is not a directory", dir)
-	}
-	m, old, err := readManifest(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		entries, err := foreign(dir)
-		if err != nil {
-			return err
-		}
-		if len(entries) > 0 {
-			return errorf(ErrDirInUse, "%s holds files that are not study results (%s): choose another directory", dir, names(entries))
-		}
-		return nil
-	}
-	if err != nil {
-		return errorf(ErrDirInUse, "%s holds results that cannot be read (%w): clear it", dir, err)
+	m, old, found, err := existing(dir)
+	if err != nil || !found {
+		return err
 	}
 	if old.Stage != StageFinal || old.Tuning == nil || old.Tuning.StudyHash != tuningHash {
 		return errorf(ErrDirInUse, "%s holds the results of another study (%q, %d runs): clear it or choose another directory", dir, old.Name, len(m.Runs))
