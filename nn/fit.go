@@ -760,35 +760,9 @@ func (m *Sequential) metricNames(withVal bool) []string {
 // nothing and leaves the rest of the training state (epochs, schedule,
 // History) untouched.
 func (m *Sequential) TrainStep(x, y *tensor.Dense) (float64, error) {
-	if !m.compiled {
-		return 0, fmt.Errorf("nn: train step: %w (call Compile first)", ErrNotCompiled)
-	}
-	if y == nil {
-		return 0, fmt.Errorf("nn: train step: no targets: %w", ErrShape)
-	}
-	f, err := m.feeder("train step", &data.Dataset{X: x, Y: y})
+	loss, err := m.gradient("train step", x, y, rand.New(m.state.dropout))
 	if err != nil {
-		return 0, err
-	}
-	rows := f.Len()
-	p, err := m.program(progTrain, rows)
-	if err != nil {
-		return 0, err
-	}
-	xb, _ := p.Input("x")
-	yb, _ := p.Input("y")
-	if err := f.Rows(xb, yb, 0, rows); err != nil {
-		return 0, fmt.Errorf("nn: train step: %w", err)
-	}
-	if err := p.fillNoise(rand.New(m.state.dropout)); err != nil {
-		return 0, fmt.Errorf("nn: train step: %w", err)
-	}
-	if err := p.Run(); err != nil {
-		return 0, fmt.Errorf("nn: train step: %w", err)
-	}
-	loss := p.Loss()
-	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return loss, fmt.Errorf("nn: train step: loss is %v: %w", loss, ErrNotFinite)
+		return loss, err
 	}
 	if err := m.opt.Step(m.opt.LearningRate()*m.state.LRScale, m.params); err != nil {
 		return loss, fmt.Errorf("nn: train step: %w", err)

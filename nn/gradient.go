@@ -22,13 +22,18 @@ import (
 // yet. Measurements such as the gradient noise scale
 // (callbacks.GradientNoiseScale) are built on it.
 func (m *Sequential) Gradient(x, y *tensor.Dense, rng *rand.Rand) (float64, error) {
+	return m.gradient("gradient", x, y, rng)
+}
+
+// gradient is Gradient, its errors prefixed with what ("train step").
+func (m *Sequential) gradient(what string, x, y *tensor.Dense, rng *rand.Rand) (float64, error) {
 	if !m.compiled {
-		return 0, fmt.Errorf("nn: gradient: %w (call Compile first)", ErrNotCompiled)
+		return 0, fmt.Errorf("nn: %s: %w (call Compile first)", what, ErrNotCompiled)
 	}
 	if y == nil {
-		return 0, fmt.Errorf("nn: gradient: no targets: %w", ErrShape)
+		return 0, fmt.Errorf("nn: %s: no targets: %w", what, ErrShape)
 	}
-	f, err := m.feeder("gradient", &data.Dataset{X: x, Y: y})
+	f, err := m.feeder(what, &data.Dataset{X: x, Y: y})
 	if err != nil {
 		return 0, err
 	}
@@ -38,22 +43,22 @@ func (m *Sequential) Gradient(x, y *tensor.Dense, rng *rand.Rand) (float64, erro
 		return 0, err
 	}
 	if len(p.noise) > 0 && rng == nil {
-		return 0, fmt.Errorf("nn: gradient: the model has random layers (Dropout): rng must not be nil: %w", ErrConfig)
+		return 0, fmt.Errorf("nn: %s: the model has random layers (Dropout): rng must not be nil: %w", what, ErrConfig)
 	}
 	xb, _ := p.Input("x")
 	yb, _ := p.Input("y")
 	if err := f.Rows(xb, yb, 0, rows); err != nil {
-		return 0, fmt.Errorf("nn: gradient: %w", err)
+		return 0, fmt.Errorf("nn: %s: %w", what, err)
 	}
 	if err := p.fillNoise(rng); err != nil {
-		return 0, fmt.Errorf("nn: gradient: %w", err)
+		return 0, fmt.Errorf("nn: %s: %w", what, err)
 	}
 	if err := p.Run(); err != nil {
-		return 0, fmt.Errorf("nn: gradient: %w", err)
+		return 0, fmt.Errorf("nn: %s: %w", what, err)
 	}
 	loss := p.Loss()
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return loss, fmt.Errorf("nn: gradient: loss is %v: %w", loss, ErrNotFinite)
+		return loss, fmt.Errorf("nn: %s: loss is %v: %w", what, loss, ErrNotFinite)
 	}
 	return loss, nil
 }
