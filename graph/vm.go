@@ -486,9 +486,7 @@ func foldSize[T Float](n *gorgonia.Node, kids []*gorgonia.Node) (*vmStore[T], er
 	if s := kids[0].Shape(); len(s) == 0 {
 		arg = zeroScalar[T]()
 	} else {
-		var z T
 		arg = tensor.New(tensor.Of(kids[0].Dtype()), tensor.WithShape(s...))
-		_ = z
 	}
 	var v gorgonia.Value
 	err := Guard("graph: size", func() error {
