@@ -27,8 +27,8 @@
 // Keras JSON and holds all of descent's Keras vocabulary (the layer
 // registry and decoders, the Keras forms of initialisers and
 // regularizers); nn/persist saves and loads weights, models and
-// checkpoints; nn/callbacks has Keras's standard callbacks; nn/study runs comparison
-// studies. nn imports none of them.
+// checkpoints; nn/callbacks has Keras's standard callbacks; nn/study runs
+// comparison studies. nn imports none of them.
 //
 // # Guarantees
 //
