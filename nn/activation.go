@@ -42,6 +42,15 @@ func ActivationNames() []string {
 	return names
 }
 
+// CanonicalActivation returns the name under which descent knows an
+// activation: lower case, "linear" for "", "step" for "heaviside". An
+// unknown name is an error listing the valid ones and wrapping
+// ErrUnknownName.
+func CanonicalActivation(name string) (string, error) {
+	_, key, err := lookupActivation(name)
+	return key, err
+}
+
 func lookupActivation(name string) (activation, string, error) {
 	if name == "" {
 		name = "linear"

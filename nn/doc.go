@@ -24,9 +24,11 @@
 // a mask that is a per-step input of the training graph.
 //
 // Around nn, its subpackages: nn/keras writes and reads the architecture as
-// Keras JSON; nn/persist saves and loads weights, models and checkpoints;
-// nn/callbacks has Keras's standard callbacks; nn/study runs comparison
-// studies. nn imports none of them.
+// Keras JSON and holds all of descent's Keras vocabulary (the layer
+// registry and decoders, the Keras forms of initialisers and
+// regularizers); nn/persist saves and loads weights, models and
+// checkpoints; nn/callbacks has Keras's standard callbacks; nn/study runs
+// comparison studies. nn imports none of them.
 //
 // # Guarantees
 //

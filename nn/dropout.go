@@ -122,27 +122,3 @@ func (d *Dropout) Config() (string, Config, error) {
 	}
 	return "Dropout", Config{{"rate", d.Rate}, {"noise_shape", ns}, {"seed", nil}}, nil
 }
-
-func decodeDropout(c *ConfigReader) (Layer, error) {
-	d := &Dropout{}
-	var ns []any
-	if err := firstErr(c.Require("rate", &d.Rate), c.Read("noise_shape", &ns)); err != nil {
-		return nil, err
-	}
-	if !(d.Rate >= 0 && d.Rate < 1) {
-		return nil, c.Errorf(ErrFormat, "rate %v must be in [0, 1)", d.Rate)
-	}
-	if ns != nil {
-		d.NoiseShape = make([]int, len(ns))
-		for i, v := range ns {
-			switch v := v.(type) {
-			case nil:
-			case int:
-				d.NoiseShape[i] = v
-			default:
-				return nil, c.Errorf(ErrFormat, "noise_shape %s: want integers or null", FormatValue(ns))
-			}
-		}
-	}
-	return d, c.Null("seed", "per-layer seeds (descent draws dropout masks from BuildConfig.Seed's dropout stream)")
-}

@@ -14,8 +14,8 @@ import (
 // fulfils: a type that implements it is built, trained, summarised and
 // saved (Keras JSON, safetensors weights, checkpoints) like the built-in
 // Dense, Activation and Dropout, which use nothing else. To be loaded by
-// its Keras class name it also needs a LayerDecoder in the LayerRegistry
-// given to the loader; to be a model's first layer it implements
+// its Keras class name it also needs a keras.LayerDecoder in the
+// keras.LayerRegistry given to the loader (package nn/keras); to be a model's first layer it implements
 // InputWidther. Embed LayerBase for the name and parameters.
 type Layer interface {
 	// Name returns the layer's name, unique in its model ("dense_1"). It is
@@ -320,7 +320,8 @@ func (d *Dense) Forward(x *graph.Node, ctx *ForwardContext) *graph.Node {
 }
 
 // Config implements Layer: Keras 2.2.4's Dense config, the activation
-// inside. An activation alpha Keras's name does not imply (leaky_relu's,
+// inside, the initialisers and regularizers as values (nn/keras writes
+// them in Keras's form). An activation alpha Keras's name does not imply (leaky_relu's,
 // or elu's other than 1) is written under the descent-specific key
 // "descent_alpha", which Keras does not read.
 func (d *Dense) Config() (string, Config, error) {
@@ -329,45 +330,28 @@ func (d *Dense) Config() (string, Config, error) {
 		return "", nil, err
 	}
 	kinit, binit := d.initializers()
-	kj, err := InitializerConfig(kinit)
-	if err != nil {
-		return "", nil, fmt.Errorf("kernel_initializer: %w", err)
-	}
-	bj, err := InitializerConfig(binit)
-	if err != nil {
-		return "", nil, fmt.Errorf("bias_initializer: %w", err)
-	}
-	var regs [2]any
-	for i, r := range []Regularizer{d.KernelRegularizer, d.BiasRegularizer} {
-		if r != nil {
-			c, err := r.Config()
-			if err != nil {
-				return "", nil, err
-			}
-			regs[i] = c
-		}
-	}
 	cfg := Config{
 		{"units", d.Units},
 		{"activation", act},
 		{"use_bias", !d.NoBias},
-		{"kernel_initializer", kj},
-		{"bias_initializer", bj},
-		{"kernel_regularizer", regs[0]},
-		{"bias_regularizer", regs[1]},
+		{"kernel_initializer", kinit},
+		{"bias_initializer", binit},
+		{"kernel_regularizer", d.KernelRegularizer},
+		{"bias_regularizer", d.BiasRegularizer},
 		{"activity_regularizer", nil},
 		{"kernel_constraint", nil},
 		{"bias_constraint", nil},
 	}
 	if alpha, ok := extraAlpha(act, d.Alpha); ok {
-		cfg = append(cfg, Field{descentAlphaKey, alpha})
+		cfg = append(cfg, Field{DescentAlphaKey, alpha})
 	}
 	return "Dense", cfg, nil
 }
 
-// descentAlphaKey is the descent-specific config key holding an
-// activation's alpha where Keras has no place for it.
-const descentAlphaKey = "descent_alpha"
+// DescentAlphaKey is the descent-specific key of Dense's config that holds
+// its activation's alpha where Keras has no place for it (leaky_relu's,
+// and elu's other than 1). Keras does not read it; nn/keras does.
+const DescentAlphaKey = "descent_alpha"
 
 // extraAlpha returns the alpha to write under descent_alpha for an
 // activation name, if Keras's name alone does not imply it.
@@ -382,71 +366,6 @@ func extraAlpha(act string, alpha float64) (float64, bool) {
 		return alpha, alpha != 1
 	}
 	return 0, false
-}
-
-func decodeDense(c *ConfigReader) (Layer, error) {
-	d := &Dense{}
-	act, useBias := "linear", true
-	err := firstErr(
-		c.Read("input_dim", &d.InputDim), // Keras 1's spelling of the input width
-		c.Require("units", &d.Units),
-		c.Read("activation", &act),
-		c.Read("use_bias", &useBias),
-	)
-	if err != nil {
-		return nil, err
-	}
-	if d.Units <= 0 {
-		return nil, c.Errorf(ErrFormat, "units %d must be positive", d.Units)
-	}
-	d.NoBias = !useBias
-	if d.Activation, d.Alpha, err = c.activation(act); err != nil {
-		return nil, err
-	}
-	if d.KernelInitializer, err = c.Initializer("kernel_initializer"); err != nil {
-		return nil, err
-	}
-	if d.BiasInitializer, err = c.Initializer("bias_initializer"); err != nil {
-		return nil, err
-	}
-	if d.KernelRegularizer, err = c.Regularizer("kernel_regularizer"); err != nil {
-		return nil, err
-	}
-	if d.BiasRegularizer, err = c.Regularizer("bias_regularizer"); err != nil {
-		return nil, err
-	}
-	return d, firstErr(
-		c.Null("activity_regularizer", "activity regularizers"),
-		c.Null("kernel_constraint", "weight constraints"),
-		c.Null("bias_constraint", "weight constraints"),
-	)
-}
-
-// activation checks a Keras activation name against descent's and reads
-// descent_alpha; leaky_relu or elu with alpha 0 are relu.
-func (c *ConfigReader) activation(name string) (string, float64, error) {
-	_, key, err := lookupActivation(name)
-	if err != nil {
-		return "", 0, c.Errorf(ErrUnsupported, "%v", err)
-	}
-	var alpha *float64
-	var a float64
-	found, err := c.Get(descentAlphaKey, &a)
-	if err != nil {
-		return "", 0, err
-	}
-	if found {
-		alpha = &a
-	}
-	switch {
-	case alpha == nil:
-		return key, 0, nil
-	case key != "leaky_relu" && key != "elu":
-		return "", 0, c.Errorf(ErrFormat, "%s given for activation %q, which has no alpha", descentAlphaKey, key)
-	case *alpha == 0:
-		return "relu", 0, nil
-	}
-	return key, *alpha, nil
 }
 
 // Activation applies an activation function to its input; it has no
@@ -509,39 +428,6 @@ func (a *Activation) Config() (string, Config, error) {
 		return "ELU", Config{{"alpha", alpha}}, nil
 	}
 	return "Activation", Config{{"activation", act}}, nil
-}
-
-func decodeActivation(c *ConfigReader) (Layer, error) {
-	var name string
-	if err := c.Require("activation", &name); err != nil {
-		return nil, err
-	}
-	a := &Activation{}
-	var err error
-	a.Fn, a.Alpha, err = c.activation(name)
-	return a, err
-}
-
-// decodeAlphaLayer reads Keras's LeakyReLU (alpha, default 0.3 in Keras 2;
-// Keras 3's negative_slope, default 0.2, is accepted too) and ELU (alpha,
-// default 1) layers as Activation layers.
-func decodeAlphaLayer(c *ConfigReader, fn string, def float64) (Layer, error) {
-	alpha := def
-	if err := c.Read("alpha", &alpha); err != nil {
-		return nil, err
-	}
-	if fn == "leaky_relu" {
-		if err := c.Read("negative_slope", &alpha); err != nil {
-			return nil, err
-		}
-	}
-	if alpha != alpha || alpha > 1e308 || alpha < -1e308 {
-		return nil, c.Errorf(ErrFormat, "alpha %v is not finite", alpha)
-	}
-	if alpha == 0 {
-		return &Activation{Fn: "relu"}, nil
-	}
-	return &Activation{Fn: fn, Alpha: alpha}, nil
 }
 
 func applyActivation(x *graph.Node, name string, alpha float64) *graph.Node {

@@ -4,11 +4,19 @@
 // ToJSON writes it byte for byte as Keras 2.2.4 does: the same key order,
 // Python's json.dumps separators (", " and ": "), Python's float repr and
 // ASCII-only strings. FromJSON reads that format (and the small variations
-// of later Keras 2 releases) back. Each layer writes and reads its own
-// config through the nn.Layer contract (Config, and a decoder in an
-// nn.LayerRegistry), so a user-defined layer round-trips like a built-in
-// one; this package adds what every layer has (name, trainable, and on the
-// first layer batch_input_shape and dtype) and Keras's InputLayer.
+// of later Keras 2 releases) back. Each layer writes its own config
+// through the nn.Layer contract (its Config method) and is read back by
+// the LayerDecoder of its class in a LayerRegistry (BuiltinLayers, to
+// which a program adds its own layers), so a user-defined layer
+// round-trips like a built-in one; this package adds what every layer has
+// (name, trainable, and on the first layer batch_input_shape and dtype)
+// and Keras's InputLayer.
+//
+// The package is descent's whole Keras vocabulary: ConfigReader, with
+// which a decoder reads a config and which reports the keys nobody read
+// as unsupported options; the Keras forms of initialisers
+// (InitializerConfig, ConfigReader.Initializer) and regularizers
+// (ConfigReader.Regularizer); and the decoders of the built-in layers.
 //
 // Layers map as follows:
 //

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf16"
 
+	"github.com/descentlab/descent/graph"
 	"github.com/descentlab/descent/nn"
 )
 
@@ -52,12 +53,19 @@ func ToJSON(m *nn.Sequential) ([]byte, error) {
 
 // LayerJSON returns one layer's {"class_name", "config"} object: the keys
 // Keras's Layer.get_config writes first (name, trainable, and on the first
-// layer batch_input_shape [null, in] and dtype), then the layer's Config.
+// layer batch_input_shape [null, in] and dtype), then the layer's Config,
+// its initialisers and regularizers in Keras's form (InitializerConfig,
+// nn.Regularizer's Config). Every value of the result is a JSON value.
 func LayerJSON(l nn.Layer, first bool, in int) (nn.Config, error) {
-	class, own, err := l.Config()
+	class, layerCfg, err := l.Config()
 	if err != nil {
 		return nil, err
 	}
+	v, err := jsonValue(layerCfg)
+	if err != nil {
+		return nil, err
+	}
+	own, _ := v.(nn.Config)
 	if class == "" {
 		class = l.ClassName()
 	}
@@ -66,6 +74,42 @@ func LayerJSON(l nn.Layer, first bool, in int) (nn.Config, error) {
 		cfg = append(cfg, nn.Field{Key: "batch_input_shape", Value: []any{nil, in}}, nn.Field{Key: "dtype", Value: "float32"})
 	}
 	return nn.Config{{Key: "class_name", Value: class}, {Key: "config", Value: append(cfg, own...)}}, nil
+}
+
+// jsonValue returns v with every graph.Initializer and nn.Regularizer in
+// it, at any depth, replaced by its Keras serialisation.
+func jsonValue(v any) (any, error) {
+	switch v := v.(type) {
+	case graph.Initializer:
+		return InitializerConfig(v)
+	case nn.Regularizer:
+		c, err := v.Config()
+		if err != nil {
+			return nil, err
+		}
+		return jsonValue(c)
+	case nn.Config:
+		out := make(nn.Config, len(v))
+		for i, f := range v {
+			jv, err := jsonValue(f.Value)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", f.Key, err)
+			}
+			out[i] = nn.Field{Key: f.Key, Value: jv}
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			jv, err := jsonValue(e)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = jv
+		}
+		return out, nil
+	}
+	return v, nil
 }
 
 // ModelConfig returns the model's architecture as Keras 2.2.4's
@@ -93,8 +137,8 @@ const DefaultMaxBytes = 4 << 20
 // Options configures FromJSON.
 type Options struct {
 	// Layers decodes layers by Keras class name. If nil,
-	// nn.BuiltinLayers(); add a program's own layers to a copy of it.
-	Layers nn.LayerRegistry
+	// BuiltinLayers(); add a program's own layers to a copy of it.
+	Layers LayerRegistry
 	// MaxParams bounds the parameters of the model described (see
 	// nn.Sequential.CheckParams), so that a text claiming 10^9 units is
 	// refused before Build would allocate them. If zero,
@@ -123,7 +167,7 @@ func FromJSON(b []byte) (*nn.Sequential, error) { return Options{}.FromJSON(b) }
 func (o Options) FromJSON(b []byte) (*nn.Sequential, error) {
 	reg := o.Layers
 	if reg == nil {
-		reg = nn.BuiltinLayers()
+		reg = BuiltinLayers()
 	}
 	limit := o.MaxBytes
 	if limit == 0 {
@@ -140,7 +184,7 @@ func (o Options) FromJSON(b []byte) (*nn.Sequential, error) {
 	if !ok {
 		return nil, fmt.Errorf("keras: line 1 column 1: the model is a JSON %s, want an object: %w", kind(v), nn.ErrFormat)
 	}
-	c := nn.NewConfigReader("keras: model", top)
+	c := NewConfigReader("keras: model", top)
 	var class, version, backend string
 	var raw any
 	if err := first(c.Require("class_name", &class), c.Require("config", &raw)); err != nil {
@@ -160,9 +204,9 @@ func (o Options) FromJSON(b []byte) (*nn.Sequential, error) {
 	if !isList {
 		mc, ok := raw.(nn.Config)
 		if !ok {
-			return nil, c.Errorf(nn.ErrFormat, "config is %s, want an object or a list", nn.FormatValue(raw))
+			return nil, c.Errorf(nn.ErrFormat, "config is %s, want an object or a list", FormatValue(raw))
 		}
-		r := nn.NewConfigReader("keras: model config", mc)
+		r := NewConfigReader("keras: model config", mc)
 		var name string
 		if err := first(r.Read("name", &name), r.Require("layers", &layers), r.Done()); err != nil {
 			return nil, err
@@ -177,22 +221,22 @@ func (o Options) FromJSON(b []byte) (*nn.Sequential, error) {
 		where := fmt.Sprintf("keras: layer %d", i+1)
 		lm, ok := lv.(nn.Config)
 		if !ok {
-			return nil, fmt.Errorf("%s is %s, want an object: %w", where, nn.FormatValue(lv), nn.ErrFormat)
+			return nil, fmt.Errorf("%s is %s, want an object: %w", where, FormatValue(lv), nn.ErrFormat)
 		}
-		lc := nn.NewConfigReader(where, lm)
+		lc := NewConfigReader(where, lm)
 		var lclass string
 		var cfg nn.Config
 		if err := first(lc.Require("class_name", &lclass), lc.Require("config", &cfg), lc.Done()); err != nil {
 			return nil, err
 		}
 		var name string
-		if err := nn.NewConfigReader(where, cfg).Read("name", &name); err != nil {
+		if err := NewConfigReader(where, cfg).Read("name", &name); err != nil {
 			return nil, err
 		}
 		if name != "" {
 			where = fmt.Sprintf("keras: layer %d (%s)", i+1, name)
 		}
-		r := nn.NewConfigReader(where, cfg)
+		r := NewConfigReader(where, cfg)
 		in, err := common(r, n == 0)
 		if err != nil {
 			return nil, err
@@ -246,7 +290,7 @@ func (o Options) FromJSON(b []byte) (*nn.Sequential, error) {
 }
 
 // setInput gives the first layer the model's input width.
-func setInput(r *nn.ConfigReader, l nn.Layer, in int) error {
+func setInput(r *ConfigReader, l nn.Layer, in int) error {
 	iw, ok := l.(nn.InputWidther)
 	if !ok {
 		return r.Errorf(nn.ErrUnsupported, "a %s layer cannot be a model's first layer (it takes no input width; descent's first layer implements nn.InputWidther, as Dense does)", l.ClassName())
@@ -273,7 +317,7 @@ func first(errs ...error) error {
 // common reads the keys every Keras layer may carry: name, trainable,
 // dtype and, on the first layer, batch_input_shape. It returns the
 // declared input width (0 if none).
-func common(r *nn.ConfigReader, isFirst bool) (int, error) {
+func common(r *ConfigReader, isFirst bool) (int, error) {
 	trainable := true
 	var name, dtype string
 	var shape []any
@@ -293,11 +337,11 @@ func common(r *nn.ConfigReader, isFirst bool) (int, error) {
 		return 0, err
 	}
 	if len(shape) != 2 || shape[0] != nil {
-		return 0, r.Errorf(nn.ErrUnsupported, "batch_input_shape is %s; descent takes [null, width] (rows of a free batch size)", nn.FormatValue(shape))
+		return 0, r.Errorf(nn.ErrUnsupported, "batch_input_shape is %s; descent takes [null, width] (rows of a free batch size)", FormatValue(shape))
 	}
 	in, ok := shape[1].(int)
 	if !ok || in <= 0 {
-		return 0, r.Errorf(nn.ErrUnsupported, "batch_input_shape is %s; descent takes [null, width] (rows of a free batch size)", nn.FormatValue(shape))
+		return 0, r.Errorf(nn.ErrUnsupported, "batch_input_shape is %s; descent takes [null, width] (rows of a free batch size)", FormatValue(shape))
 	}
 	if !isFirst {
 		return 0, r.Errorf(nn.ErrUnsupported, "batch_input_shape on a layer that is not the first")
@@ -305,7 +349,7 @@ func common(r *nn.ConfigReader, isFirst bool) (int, error) {
 	return in, nil
 }
 
-func inputLayer(r *nn.ConfigReader, in int) (int, error) {
+func inputLayer(r *ConfigReader, in int) (int, error) {
 	var sparse, ragged bool
 	if err := first(r.Read("sparse", &sparse), r.Read("ragged", &ragged)); err != nil {
 		return 0, err

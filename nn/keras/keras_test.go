@@ -481,6 +481,46 @@ func TestToJSONErrors(t *testing.T) {
 	}
 }
 
+// configLayer is a user-defined layer whose Config holds an initialiser
+// and a regularizer as values, nested in an object and a list.
+type configLayer struct {
+	nn.Activation
+	cfg nn.Config
+}
+
+func (l *configLayer) Config() (string, nn.Config, error) { return "Custom", l.cfg, nil }
+
+// TestLayerJSONValues checks that LayerJSON writes the initialisers and
+// regularizers of any layer's Config in Keras's form, at any depth, and
+// reports a regularizer that cannot be written.
+func TestLayerJSONValues(t *testing.T) {
+	l := &configLayer{Activation: nn.Activation{Fn: "relu"}, cfg: nn.Config{
+		{Key: "init", Value: graph.HeNormal{}},
+		{Key: "nested", Value: nn.Config{{Key: "reg", Value: nn.L2(0.5)}}},
+		{Key: "list", Value: []any{graph.Ones{}, 3}},
+	}}
+	l.SetName("custom_1")
+	obj, err := LayerJSON(l, false, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := writePy(&b, obj); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"class_name": "Custom", "config": {"name": "custom_1", "trainable": true, ` +
+		`"init": {"class_name": "VarianceScaling", "config": {"scale": 2.0, "mode": "fan_in", "distribution": "normal", "seed": null}}, ` +
+		`"nested": {"reg": {"class_name": "L1L2", "config": {"l1": 0.0, "l2": 0.5}}}, ` +
+		`"list": [{"class_name": "Ones", "config": {}}, 3]}}`
+	if b.String() != want {
+		t.Errorf("LayerJSON:\n got %s\nwant %s", b.String(), want)
+	}
+	l.cfg = nn.Config{{Key: "reg", Value: nn.L1L2{L1: -1}}}
+	if _, err := LayerJSON(l, false, 4); !errors.Is(err, nn.ErrConfig) || !strings.Contains(err.Error(), "reg") {
+		t.Errorf("LayerJSON with a negative coefficient: err = %v, want ErrConfig naming the key", err)
+	}
+}
+
 // TestPyFloat checks floats against Python 3's repr.
 func TestFormatFloat(t *testing.T) {
 	point1 := 0.1 // a variable, so that 0.1 + 0.2 is rounded

@@ -53,7 +53,7 @@ func archLayers(js []byte) ([]archLayer, error) {
 	for i, lv := range layers {
 		obj, ok := lv.(nn.Config)
 		if !ok {
-			return nil, fmt.Errorf("layer %d is %s, want an object: %w", i+1, nn.FormatValue(lv), nn.ErrFormat)
+			return nil, fmt.Errorf("layer %d is %s, want an object: %w", i+1, keras.FormatValue(lv), nn.ErrFormat)
 		}
 		class, _ := obj.Lookup("class_name")
 		cfg, _ := obj.Lookup("config")
@@ -138,11 +138,11 @@ func diffConfig(d *[]string, where, path, what string, a, b nn.Config) {
 		case aIs && bIs:
 			diffConfig(d, where, path+k+".", what, ac, bc)
 		case !aok:
-			*d = append(*d, fmt.Sprintf("%s: %s%s: %s has none, the model %s", where, path, k, what, nn.FormatValue(bv)))
+			*d = append(*d, fmt.Sprintf("%s: %s%s: %s has none, the model %s", where, path, k, what, keras.FormatValue(bv)))
 		case !bok:
-			*d = append(*d, fmt.Sprintf("%s: %s%s: %s %s, the model has none", where, path, k, what, nn.FormatValue(av)))
+			*d = append(*d, fmt.Sprintf("%s: %s%s: %s %s, the model has none", where, path, k, what, keras.FormatValue(av)))
 		case !reflect.DeepEqual(av, bv):
-			*d = append(*d, fmt.Sprintf("%s: %s%s: %s %s, the model %s", where, path, k, what, nn.FormatValue(av), nn.FormatValue(bv)))
+			*d = append(*d, fmt.Sprintf("%s: %s%s: %s %s, the model %s", where, path, k, what, keras.FormatValue(av), keras.FormatValue(bv)))
 		}
 	}
 }

@@ -34,7 +34,7 @@ func residualModel(t *testing.T, seed uint64) *nn.Sequential {
 // and a checkpoint resumed bit for bit.
 func TestCustomLayer(t *testing.T) {
 	xor := data.XOR(tensor.Float64)
-	layers := nn.BuiltinLayers()
+	layers := keras.BuiltinLayers()
 	layers["Residual"] = decodeResidual
 
 	js, err := keras.ToJSON(residualModel(t, 1))

@@ -5,7 +5,7 @@
 // checkpoints during Fit. It is built on the model's exported accessors
 // (Layers, Params, Widths, TrainState, ...) and on nn/keras for the
 // architecture, so a user-defined layer saves and loads like a built-in
-// one (give Options a LayerRegistry that knows it).
+// one (give Options a keras.LayerRegistry that knows it).
 //
 //	err := persist.Save("xor.safetensors", model)            // architecture + weights
 //	loaded, err := persist.Load("xor.safetensors")           // built, ready to Predict

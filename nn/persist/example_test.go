@@ -77,7 +77,7 @@ func (r *Residual) Config() (string, nn.Config, error) {
 }
 
 // decodeResidual reads a Residual back from its config.
-func decodeResidual(c *nn.ConfigReader) (nn.Layer, error) {
+func decodeResidual(c *keras.ConfigReader) (nn.Layer, error) {
 	r := &Residual{}
 	if err := c.Read("activation", &r.Activation); err != nil {
 		return nil, err
@@ -127,7 +127,7 @@ func Example_customLayer() {
 	if _, err := persist.Load(path); err != nil {
 		fmt.Println("without the registry:", err != nil)
 	}
-	layers := nn.BuiltinLayers()
+	layers := keras.BuiltinLayers()
 	layers["Residual"] = decodeResidual
 	loaded, err := persist.Options{Layers: layers}.Load(path)
 	if err != nil {

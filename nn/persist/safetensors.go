@@ -476,8 +476,8 @@ func Save(path string, m *nn.Sequential) error {
 // Options configures loading a whole model.
 type Options struct {
 	// Layers decodes the architecture's layers by Keras class name. If nil,
-	// nn.BuiltinLayers(); a program's own layers are added to a copy of it.
-	Layers nn.LayerRegistry
+	// keras.BuiltinLayers(); a program's own layers are added to a copy of it.
+	Layers keras.LayerRegistry
 	// MaxParams bounds the parameters of the model built (see
 	// nn.BuildConfig.MaxParams). If zero, nn.DefaultMaxParams (10^8);
 	// negative means no limit.
