@@ -1,7 +1,6 @@
 package nn
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/descentlab/descent/graph"
@@ -58,7 +57,7 @@ type Snapshot struct {
 	// Examples is the number of rows fed so far.
 	Examples int64
 	// Params holds every parameter, flattened in the model's Params order
-	// (see ParamVector).
+	// (see graph.ParamVector).
 	Params []float64
 }
 
@@ -164,51 +163,6 @@ func (tr *Trajectory) decimate() {
 }
 
 func (tr *Trajectory) take(t *Training, step, epoch int, examples int64) {
-	tr.Snapshots = append(tr.Snapshots, Snapshot{Step: step, Epoch: epoch, Examples: examples, Params: ParamVector(t.Params(), nil)})
+	tr.Snapshots = append(tr.Snapshots, Snapshot{Step: step, Epoch: epoch, Examples: examples, Params: graph.ParamVector(t.Params(), nil)})
 	tr.last = step
-}
-
-// ParamVector returns the values of ps flattened into one float64 vector,
-// in order, each parameter row-major (a Dense kernel [in, out] row by row,
-// then its bias). It reuses dst's storage when large enough.
-func ParamVector(ps []*graph.Param, dst []float64) []float64 {
-	n := 0
-	for _, p := range ps {
-		n += p.Size()
-	}
-	if cap(dst) < n {
-		dst = make([]float64, n)
-	}
-	dst = dst[:n]
-	off := 0
-	for _, p := range ps {
-		seg := graph.ReadFloat64s(p.Value(), dst[off:off])
-		off += len(seg)
-	}
-	return dst
-}
-
-// SetParamVector sets the values of ps from v, laid out as ParamVector
-// returns them, converting to each parameter's dtype. It fails when v's
-// length is not the total size of ps or a value is not finite; the
-// parameters before the offending one are then already set.
-func SetParamVector(ps []*graph.Param, v []float64) error {
-	n := 0
-	for _, p := range ps {
-		n += p.Size()
-	}
-	if len(v) != n {
-		return fmt.Errorf("nn: parameter vector has %d values, the parameters %d: %w", len(v), n, ErrShape)
-	}
-	off := 0
-	for _, p := range ps {
-		if err := p.SetFloat64s(v[off : off+p.Size()]); err != nil {
-			if errors.Is(err, graph.ErrNotFinite) {
-				return fmt.Errorf("nn: %w: %w", err, ErrNotFinite)
-			}
-			return fmt.Errorf("nn: %w", err)
-		}
-		off += p.Size()
-	}
-	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/descentlab/descent/data"
+	"github.com/descentlab/descent/graph"
 	"github.com/descentlab/descent/optim"
 	"gorgonia.org/tensor"
 )
@@ -32,7 +33,7 @@ type recorder struct {
 }
 
 func (r *recorder) OnTrainBegin(t *Training) error {
-	r.weights = [][]float64{ParamVector(t.Params(), nil)}
+	r.weights = [][]float64{graph.ParamVector(t.Params(), nil)}
 	return nil
 }
 
@@ -40,7 +41,7 @@ func (r *recorder) OnStepEnd(t *Training, rec StepRecord) error {
 	if rec.Step != len(r.weights) {
 		return errors.New("recorder: steps out of order")
 	}
-	r.weights = append(r.weights, ParamVector(t.Params(), nil))
+	r.weights = append(r.weights, graph.ParamVector(t.Params(), nil))
 	r.most = max(r.most, len(r.tr.Snapshots))
 	return nil
 }
@@ -179,33 +180,6 @@ func TestTrajectoryConfigErrors(t *testing.T) {
 		_, err := m.Fit(context.Background(), data.XOR(tensor.Float64), FitConfig{Epochs: 1, Output: io.Discard, Callbacks: []Callback{tr}})
 		if !errors.Is(err, ErrConfig) {
 			t.Errorf("every %d max %d: error %v, want ErrConfig", tr.Every, tr.Max, err)
-		}
-	}
-}
-
-func TestParamVector(t *testing.T) {
-	for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
-		m := trajectoryXOR(t, dt)
-		ps := m.Params()
-		v := ParamVector(ps, nil)
-		if len(v) != 17 { // 2·4 + 4 + 4·1 + 1
-			t.Fatalf("%v: %d values, want 17", dt, len(v))
-		}
-		if got := ps[0].Float64s(); !slices.Equal(v[:8], got) {
-			t.Errorf("%v: the kernel is not first, row-major", dt)
-		}
-		w := slices.Clone(v)
-		for i := range w {
-			w[i] = float64(i) / 4 // exact in float32 too
-		}
-		if err := SetParamVector(ps, w); err != nil {
-			t.Fatal(err)
-		}
-		if got := ParamVector(ps, v); !slices.Equal(got, w) {
-			t.Errorf("%v: set then get gave %v, want %v", dt, got, w)
-		}
-		if err := SetParamVector(ps, w[:16]); !errors.Is(err, ErrShape) {
-			t.Errorf("%v: short vector: error %v, want ErrShape", dt, err)
 		}
 	}
 }

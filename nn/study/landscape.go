@@ -273,8 +273,8 @@ type LinePoint struct {
 // LandscapeConfig) from the runs in res, which Run must have trained with
 // s.Landscape set, and all of whose runs must be there (not one shard).
 // The losses are computed on opt.Workers goroutines, each with its own
-// model, through the model's public API (nn.SetParamVector,
-// Sequential.Evaluate); the results are bit for bit the same whatever the
+// model, through public APIs (graph.SetParamVector on the model's
+// Params, Sequential.Evaluate); the results are bit for bit the same whatever the
 // number of workers. opt.Progress, if set, gets a line per landscape;
 // opt.Shard is ignored. For a tuned study, res is what its Run returned:
 // the final stage's runs, with the tuning stage's in Results.Tuning.
