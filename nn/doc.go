@@ -25,7 +25,8 @@
 //
 // Around nn, its subpackages: nn/keras writes and reads the architecture as
 // Keras JSON; nn/persist saves and loads weights, models and checkpoints;
-// nn/callbacks has Keras's standard callbacks; nn/study runs comparison
+// nn/callbacks has Keras's standard callbacks and descent's own (weight
+// trajectories, the gradient noise scale); nn/study runs comparison
 // studies. nn imports none of them.
 //
 // # Guarantees

@@ -1,9 +1,17 @@
-package nn
+package callbacks
 
 import (
 	"fmt"
 
 	"github.com/descentlab/descent/graph"
+	"github.com/descentlab/descent/nn"
+)
+
+var (
+	_ nn.TrainBeginCallback = (*Trajectory)(nil)
+	_ nn.StepCallback       = (*Trajectory)(nil)
+	_ nn.Callback           = (*Trajectory)(nil)
+	_ nn.TrainEndCallback   = (*Trajectory)(nil)
 )
 
 // Trajectory is a callback that keeps snapshots of the model's parameters
@@ -71,14 +79,14 @@ func (tr *Trajectory) max() int {
 	return tr.Max
 }
 
-// OnTrainBegin implements TrainBeginCallback: it validates the settings,
+// OnTrainBegin implements nn.TrainBeginCallback: it validates the settings,
 // resets the trajectory and takes the first snapshot.
-func (tr *Trajectory) OnTrainBegin(t *Training) error {
+func (tr *Trajectory) OnTrainBegin(t *nn.Training) error {
 	if tr.Every < 0 {
-		return fmt.Errorf("nn: trajectory: every %d must not be negative: %w", tr.Every, ErrConfig)
+		return fmt.Errorf("callbacks: trajectory: every %d must not be negative: %w", tr.Every, nn.ErrConfig)
 	}
 	if tr.Max != 0 && tr.Max < 2 {
-		return fmt.Errorf("nn: trajectory: max %d snapshots, want at least 2 (the initial and the final weights): %w", tr.Max, ErrConfig)
+		return fmt.Errorf("callbacks: trajectory: max %d snapshots, want at least 2 (the initial and the final weights): %w", tr.Max, nn.ErrConfig)
 	}
 	tr.Snapshots = tr.Snapshots[:0]
 	tr.interval = 1
@@ -99,8 +107,8 @@ func (tr *Trajectory) OnTrainBegin(t *Training) error {
 	return nil
 }
 
-// OnStepEnd implements StepCallback.
-func (tr *Trajectory) OnStepEnd(t *Training, rec StepRecord) error {
+// OnStepEnd implements nn.StepCallback.
+func (tr *Trajectory) OnStepEnd(t *nn.Training, rec nn.StepRecord) error {
 	if tr.Every == 0 {
 		return nil
 	}
@@ -108,8 +116,8 @@ func (tr *Trajectory) OnStepEnd(t *Training, rec StepRecord) error {
 	return nil
 }
 
-// OnEpochEnd implements Callback.
-func (tr *Trajectory) OnEpochEnd(t *Training, rec *EpochRecord) error {
+// OnEpochEnd implements nn.Callback.
+func (tr *Trajectory) OnEpochEnd(t *nn.Training, rec *nn.EpochRecord) error {
 	if tr.Every != 0 {
 		return nil
 	}
@@ -117,8 +125,8 @@ func (tr *Trajectory) OnEpochEnd(t *Training, rec *EpochRecord) error {
 	return nil
 }
 
-// OnTrainEnd implements TrainEndCallback: it adds the final weights.
-func (tr *Trajectory) OnTrainEnd(t *Training) error {
+// OnTrainEnd implements nn.TrainEndCallback: it adds the final weights.
+func (tr *Trajectory) OnTrainEnd(t *nn.Training) error {
 	h := t.History
 	if h == nil || len(h.Steps) == 0 || len(tr.Snapshots) == 0 {
 		return nil
@@ -136,7 +144,7 @@ func (tr *Trajectory) OnTrainEnd(t *Training) error {
 
 // tick is called at tick k (a step or an epoch counted from the start of
 // this Fit call).
-func (tr *Trajectory) tick(t *Training, k, step, epoch int, examples int64) {
+func (tr *Trajectory) tick(t *nn.Training, k, step, epoch int, examples int64) {
 	if k%tr.interval != 0 {
 		return
 	}
@@ -162,7 +170,7 @@ func (tr *Trajectory) decimate() {
 	tr.interval *= 2
 }
 
-func (tr *Trajectory) take(t *Training, step, epoch int, examples int64) {
+func (tr *Trajectory) take(t *nn.Training, step, epoch int, examples int64) {
 	tr.Snapshots = append(tr.Snapshots, Snapshot{Step: step, Epoch: epoch, Examples: examples, Params: graph.ParamVector(t.Params(), nil)})
 	tr.last = step
 }
