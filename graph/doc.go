@@ -53,7 +53,8 @@
 //
 // Program.Run checks its inputs, runs the machine and leaves each
 // parameter's gradient in Param.Grad. Program.Bind lets an input read a
-// caller's tensor without a copy (a full batch reads the dataset itself).
+// caller's tensor without a copy (a full batch reads the dataset itself),
+// and Program.BindRows a range of its rows (a batch of a prediction).
 //
 // # Errors
 //

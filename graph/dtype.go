@@ -140,6 +140,32 @@ func WriteFloat64s(t *tensor.Dense, src []float64) error {
 	return nil
 }
 
+// CopyRows copies the rows of the matrix src into the matrix dst from row
+// lo on (dst's rows [lo, lo+rows of src)). Both must be float32 or float64
+// matrices of the same dtype and width. It does not allocate.
+func CopyRows(dst, src *tensor.Dense, lo int) error {
+	if dst == nil || src == nil || dst.Dims() != 2 || src.Dims() != 2 {
+		return fmt.Errorf("graph: copy rows: both tensors must be matrices: %w", ErrShape)
+	}
+	ds, ss := dst.Shape(), src.Shape()
+	if ss[1] != ds[1] || lo < 0 || lo+ss[0] > ds[0] {
+		return fmt.Errorf("graph: copy rows: %d rows of width %d from row %d into a matrix of shape %v: %w", ss[0], ss[1], lo, ds, ErrShape)
+	}
+	if dst.Dtype() != src.Dtype() {
+		return fmt.Errorf("graph: copy rows: %v rows into a %v matrix: %w", src.Dtype(), dst.Dtype(), ErrDType)
+	}
+	off := lo * ds[1]
+	switch dst.Dtype() {
+	case tensor.Float64:
+		copy(dst.Float64s()[off:], src.Float64s())
+	case tensor.Float32:
+		copy(dst.Float32s()[off:], src.Float32s())
+	default:
+		return fmt.Errorf("graph: copy rows: tensors of dtype %v: %w", dst.Dtype(), ErrDType)
+	}
+	return nil
+}
+
 // AllFinite reports whether every element of a float tensor is finite, and
 // the flat index of the first one that is not (-1 when all are).
 func AllFinite(t *tensor.Dense) (bool, int) {

@@ -357,6 +357,45 @@ func (p *Program) Bind(name string, t *tensor.Dense) error {
 	return p.bindInput(in, t)
 }
 
+// BindRows makes the named input read rows [lo, hi) of the matrix x in
+// place, without a copy, until the next Bind, BindRows or Input call for
+// it: x itself when the rows are all of x, else a new tensor header over
+// those rows of x's storage. The input must have x's dtype and shape
+// [hi-lo, columns of x]; x must be contiguous. As with Bind, the program
+// never writes into x, and x must not change while Run runs. Prediction in
+// batches binds each batch of the caller's rows this way.
+func (p *Program) BindRows(name string, x *tensor.Dense, lo, hi int) error {
+	if x == nil || x.Dims() != 2 {
+		return fmt.Errorf("graph: bind %q: rows of a tensor that is not a matrix: %w", name, ErrShape)
+	}
+	rows, cols := x.Shape()[0], x.Shape()[1]
+	if lo < 0 || hi > rows || lo >= hi {
+		return fmt.Errorf("graph: bind %q: rows [%d, %d) of a matrix of %d rows: %w", name, lo, hi, rows, ErrShape)
+	}
+	if lo == 0 && hi == rows {
+		return p.Bind(name, x)
+	}
+	if !x.IsNativelyAccessible() || x.IsView() || x.DataSize() != rows*cols {
+		return fmt.Errorf("graph: bind %q: rows of a tensor that is a view or not in memory; bind rows of a contiguous tensor: %w", name, ErrShape)
+	}
+	var view *tensor.Dense
+	err := Guard("graph: bind rows", func() error {
+		switch x.Dtype() {
+		case tensor.Float64:
+			view = tensor.New(tensor.WithBacking(Float64s(x)[lo*cols:hi*cols:hi*cols]), tensor.WithShape(hi-lo, cols))
+		case tensor.Float32:
+			view = tensor.New(tensor.WithBacking(Float32s(x)[lo*cols:hi*cols:hi*cols]), tensor.WithShape(hi-lo, cols))
+		default:
+			return fmt.Errorf("graph: bind %q: tensor is %v: %w", name, x.Dtype(), ErrDType)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return p.Bind(name, view)
+}
+
 // Reads returns the tensor the named input reads on the next Run: the
 // program's own buffer or the tensor given to Bind (nil before either).
 func (p *Program) Reads(name string) (*tensor.Dense, error) {

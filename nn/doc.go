@@ -27,7 +27,8 @@
 // Keras JSON and holds all of descent's Keras vocabulary (the layer
 // registry and decoders, the Keras forms of initialisers and
 // regularizers); nn/persist saves and loads weights, models and
-// checkpoints; nn/callbacks has Keras's standard callbacks; nn/study runs
+// checkpoints; nn/callbacks has Keras's standard callbacks and descent's
+// own (weight trajectories, the gradient noise scale); nn/study runs
 // comparison studies. nn imports none of them.
 //
 // # Guarantees

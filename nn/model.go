@@ -590,7 +590,7 @@ func (m *Sequential) Predict(x *tensor.Dense) (*tensor.Dense, error) {
 		if i := graph.FirstNonFinite(x, lo*in, hi*in); i >= 0 {
 			return nil, fmt.Errorf("nn: predict: input row %d column %d is not finite: %w", i/in, i%in, ErrNotFinite)
 		}
-		if err := bindRows(p.Program, x, lo, hi, in); err != nil {
+		if err := p.BindRows("x", x, lo, hi); err != nil {
 			return nil, fmt.Errorf("nn: predict: %w", err)
 		}
 		if err := p.Run(); err != nil {
@@ -600,7 +600,9 @@ func (m *Sequential) Predict(x *tensor.Dense) (*tensor.Dense, error) {
 		if err != nil {
 			return nil, err
 		}
-		copyInto(res, o, lo*out)
+		if err := graph.CopyRows(res, o, lo); err != nil {
+			return nil, fmt.Errorf("nn: predict: %w", err)
+		}
 	}
 	return res, nil
 }
@@ -643,41 +645,6 @@ func (m *Sequential) PredictClasses(x *tensor.Dense) ([]int, error) {
 		classes[r] = argmax(row)
 	}
 	return classes, nil
-}
-
-// bindRows makes the program's input "x" read rows [lo, hi) of x (width
-// cols) in place: the whole of x when it is one batch, else a view of its
-// rows. x belongs to the caller and is not written.
-func bindRows(p *graph.Program, x *tensor.Dense, lo, hi, cols int) error {
-	if lo == 0 && hi == x.Shape()[0] {
-		return p.Bind("x", x)
-	}
-	var view *tensor.Dense
-	err := graph.Guard("nn: view of rows", func() error {
-		switch x.Dtype() {
-		case tensor.Float64:
-			view = tensor.New(tensor.WithBacking(graph.Float64s(x)[lo*cols:hi*cols:hi*cols]), tensor.WithShape(hi-lo, cols))
-		case tensor.Float32:
-			view = tensor.New(tensor.WithBacking(graph.Float32s(x)[lo*cols:hi*cols:hi*cols]), tensor.WithShape(hi-lo, cols))
-		default:
-			return fmt.Errorf("input is %v: %w", x.Dtype(), graph.ErrDType)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return p.Bind("x", view)
-}
-
-// copyInto copies all of src into dst starting at flat offset off.
-func copyInto(dst, src *tensor.Dense, off int) {
-	switch dst.Dtype() {
-	case tensor.Float64:
-		copy(graph.Float64s(dst)[off:], graph.Float64s(src))
-	case tensor.Float32:
-		copy(graph.Float32s(dst)[off:], graph.Float32s(src))
-	}
 }
 
 // Summary writes a Keras-style table of the layers, their output shapes and

@@ -1,7 +1,5 @@
 package nn
 
-import "math"
-
 // GradientNoise is an estimate of the gradient noise scale of McCandlish et
 // al. (2018, "An Empirical Model of Large-Batch Training", Appendix A):
 // with G the gradient of the loss over the whole training set and Σ the
@@ -16,7 +14,8 @@ import "math"
 // which larger batches stop paying off. A record averages both estimates
 // over its probes before taking the ratio (a ratio of averages, as the
 // paper does, since the ratio of one noisy pair is badly biased).
-// callbacks.GradientNoiseScale records one per epoch in EpochRecord.Noise.
+// callbacks.GradientNoiseScale records one per epoch in EpochRecord.Noise
+// (callbacks.NoiseEstimates computes the two estimates).
 type GradientNoise struct {
 	// Small and Big are the two batch sizes, in rows.
 	Small, Big int
@@ -28,18 +27,4 @@ type GradientNoise struct {
 	// Simple is TraceCov / GradSq, B_simple. It is noisy, and negative or
 	// huge when GradSq is near zero (late in training, few probes).
 	Simple float64
-}
-
-// NoiseEstimates returns the unbiased estimates of |G|² and tr(Σ) from the
-// squared gradient norms sqSmall, of a batch of small rows, and sqBig, of
-// big rows, both at the same weights (see GradientNoise). small must be
-// below big; otherwise both results are NaN.
-func NoiseEstimates(small, big int, sqSmall, sqBig float64) (gradSq, traceCov float64) {
-	if small <= 0 || big <= small {
-		return math.NaN(), math.NaN()
-	}
-	bs, bb := float64(small), float64(big)
-	gradSq = (bb*sqBig - bs*sqSmall) / (bb - bs)
-	traceCov = (sqSmall - sqBig) / (1/bs - 1/bb)
-	return gradSq, traceCov
 }

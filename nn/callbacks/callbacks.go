@@ -84,7 +84,7 @@ func (e *EarlyStopping) OnTrainBegin(*nn.Training) error {
 	return nil
 }
 
-func (e *EarlyStopping) monitor() nn.Monitor { return nn.Monitor{Name: e.Monitor, Mode: e.Mode} }
+func (e *EarlyStopping) monitor() Monitor { return Monitor{Name: e.Monitor, Mode: e.Mode} }
 
 // OnEpochEnd implements nn.Callback.
 func (e *EarlyStopping) OnEpochEnd(t *nn.Training, rec *nn.EpochRecord) error {
@@ -228,7 +228,7 @@ func (r *ReduceLROnPlateau) OnEpochEnd(t *nn.Training, rec *nn.EpochRecord) erro
 	if r.Plateau == nil {
 		r.Plateau = optim.NewReduceOnPlateau()
 	}
-	v, err := nn.Monitor{Name: cmp.Or(r.Monitor, "val_loss")}.Value(rec)
+	v, err := Monitor{Name: cmp.Or(r.Monitor, "val_loss")}.Value(rec)
 	if err != nil {
 		return fmt.Errorf("callbacks: reduce on plateau: %w", err)
 	}

@@ -2,6 +2,7 @@ package callbacks
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/descentlab/descent/data"
@@ -24,7 +25,7 @@ var (
 // callback's own random stream, computes the gradient over all of them
 // (|G_big|²) and over the first Small of them (|G_small|²) at the current
 // weights with nn.Sequential.Gradient, and turns the two squared norms into
-// estimates of |G|² and tr(Σ) with nn.NoiseEstimates. Drawing with
+// estimates of |G|² and tr(Σ) with NoiseEstimates. Drawing with
 // replacement makes both unbiased for the training set's empirical
 // distribution, whatever the descent variant being trained. Probes are
 // spread evenly over each epoch's steps (after the step's update, so the
@@ -166,7 +167,7 @@ func (g *GradientNoiseScale) probe() error {
 		return fmt.Errorf("callbacks: gradient noise scale: %w", err)
 	}
 	sqSmall := sqNorm(g.model)
-	gs, tr := nn.NoiseEstimates(small, len(g.idx), sqSmall, sqBig)
+	gs, tr := NoiseEstimates(small, len(g.idx), sqSmall, sqBig)
 	g.gradSq += gs
 	g.tr += tr
 	g.n++
@@ -201,4 +202,18 @@ func sqNorm(m *nn.Sequential) float64 {
 		}
 	}
 	return s
+}
+
+// NoiseEstimates returns the unbiased estimates of |G|² and tr(Σ) from the
+// squared gradient norms sqSmall, of a batch of small rows, and sqBig, of
+// big rows, both at the same weights (see nn.GradientNoise). small must be
+// below big; otherwise both results are NaN.
+func NoiseEstimates(small, big int, sqSmall, sqBig float64) (gradSq, traceCov float64) {
+	if small <= 0 || big <= small {
+		return math.NaN(), math.NaN()
+	}
+	bs, bb := float64(small), float64(big)
+	gradSq = (bb*sqBig - bs*sqSmall) / (bb - bs)
+	traceCov = (sqSmall - sqBig) / (1/bs - 1/bb)
+	return gradSq, traceCov
 }

@@ -215,3 +215,18 @@ func TestGradientNoiseScaleErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestNoiseEstimates checks the two-batch estimator on values worked by
+// hand (exact in float64) and its NaNs for sizes out of order.
+func TestNoiseEstimates(t *testing.T) {
+	// |G_1|² = 3, |G_2|² = 2: |G|² = (2·2 − 1·3)/(2 − 1) = 1 and
+	// tr(Σ) = (3 − 2)/(1 − 1/2) = 2.
+	if gs, tr := NoiseEstimates(1, 2, 3, 2); gs != 1 || tr != 2 {
+		t.Errorf("NoiseEstimates(1, 2, 3, 2) = %v, %v; want 1, 2", gs, tr)
+	}
+	for _, sz := range [][2]int{{0, 2}, {2, 2}, {3, 2}} {
+		if gs, tr := NoiseEstimates(sz[0], sz[1], 3, 2); !math.IsNaN(gs) || !math.IsNaN(tr) {
+			t.Errorf("sizes %d, %d: %v, %v; want NaN, NaN", sz[0], sz[1], gs, tr)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/descentlab/descent/nn"
+	"github.com/descentlab/descent/nn/callbacks"
 	"github.com/descentlab/descent/nn/keras"
 )
 
@@ -78,7 +79,9 @@ func (c *Checkpoint) validate() error {
 	return nil
 }
 
-func (c *Checkpoint) monitor() nn.Monitor { return nn.Monitor{Name: c.Monitor, Mode: c.Mode} }
+func (c *Checkpoint) monitor() callbacks.Monitor {
+	return callbacks.Monitor{Name: c.Monitor, Mode: c.Mode}
+}
 
 // fileName expands the path pattern for an epoch.
 func (c *Checkpoint) fileName(rec *nn.EpochRecord) (string, error) {
@@ -93,7 +96,7 @@ func (c *Checkpoint) fileName(rec *nn.EpochRecord) (string, error) {
 		if sm[1] == "epoch" {
 			return fmt.Sprintf("%"+verb+"d", rec.Epoch)
 		}
-		v, err := nn.Monitor{Name: sm[1]}.Value(rec)
+		v, err := callbacks.Monitor{Name: sm[1]}.Value(rec)
 		if err != nil {
 			ferr = fmt.Errorf("persist: checkpoint: path %q: %w", c.Path, err)
 			return ""

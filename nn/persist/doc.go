@@ -38,5 +38,5 @@
 // weights before the model is built. Refusing a bad file takes at most a
 // few megabytes beyond twice its size.
 //
-// May import: nn, nn/keras, nn/internal/hdf5, nn/internal/kerash5, graph, optim, data.
+// May import: nn, nn/callbacks, nn/keras, nn/internal/hdf5, nn/internal/kerash5, graph, optim, data.
 package persist

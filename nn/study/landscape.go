@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/descentlab/descent/nn"
+	"github.com/descentlab/descent/nn/callbacks"
 )
 
 // LandscapeConfig turns on a study's landscapes: for a seed, whose runs
@@ -30,10 +30,10 @@ type LandscapeConfig struct {
 	// the grid's seeds. If empty, the grid's first seed.
 	Seeds []uint64 `json:"seeds,omitempty"`
 	// Every is the number of optimizer steps between snapshots of a run's
-	// weights (nn.Trajectory.Every). If zero, 1: every step, decimated to
+	// weights (callbacks.Trajectory.Every). If zero, 1: every step, decimated to
 	// the budget.
 	Every int `json:"every,omitempty"`
-	// Snapshots is the most snapshots held per run (nn.Trajectory.Max); a
+	// Snapshots is the most snapshots held per run (callbacks.Trajectory.Max); a
 	// long run keeps between half and all of them, evenly spaced. Each
 	// takes 8 bytes per parameter. If zero, 50.
 	Snapshots int `json:"snapshots,omitempty"`
@@ -179,12 +179,12 @@ func (c *LandscapeConfig) validate(s *Study) error {
 
 // trajectory returns the callback that records a run's snapshots, or nil
 // when the run's seed is not pictured.
-func (s *Study) trajectory(r Run) *nn.Trajectory {
+func (s *Study) trajectory(r Run) *callbacks.Trajectory {
 	c := s.Landscape
 	if c == nil || !slices.Contains(c.seeds(s.Grid.Seeds), r.Seed) {
 		return nil
 	}
-	return &nn.Trajectory{Every: c.every(), Max: c.snapshots()}
+	return &callbacks.Trajectory{Every: c.every(), Max: c.snapshots()}
 }
 
 // Landscape is the loss surface around the paths of one seed's runs.
@@ -273,8 +273,8 @@ type LinePoint struct {
 // LandscapeConfig) from the runs in res, which Run must have trained with
 // s.Landscape set, and all of whose runs must be there (not one shard).
 // The losses are computed on opt.Workers goroutines, each with its own
-// model, through the model's public API (nn.SetParamVector,
-// Sequential.Evaluate); the results are bit for bit the same whatever the
+// model, through public APIs (graph.SetParamVector on the model's
+// Params, Sequential.Evaluate); the results are bit for bit the same whatever the
 // number of workers. opt.Progress, if set, gets a line per landscape;
 // opt.Shard is ignored. For a tuned study, res is what its Run returned:
 // the final stage's runs, with the tuning stage's in Results.Tuning.

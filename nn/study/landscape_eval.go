@@ -59,7 +59,7 @@ func (s *Study) newEvaluator(seed uint64, workers int) (*evaluator, error) {
 		ps := m.Params()
 		ev.models = append(ev.models, m)
 		ev.params = append(ev.params, ps)
-		ev.bufs = append(ev.bufs, nn.ParamVector(ps, nil))
+		ev.bufs = append(ev.bufs, graph.ParamVector(ps, nil))
 	}
 	for _, p := range ev.params[0] {
 		ev.shapes = append(ev.shapes, p.Shape())
@@ -94,7 +94,7 @@ func (e *evaluator) eval(ctx context.Context, n, valN int, at func(k int, buf []
 					errs[w] = err
 					return
 				}
-				if err := nn.SetParamVector(e.params[w], at(k, e.bufs[w])); err != nil {
+				if err := graph.SetParamVector(e.params[w], at(k, e.bufs[w])); err != nil {
 					errs[w] = fmt.Errorf("point %d: %w", k, err)
 					return
 				}

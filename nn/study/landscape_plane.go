@@ -9,7 +9,7 @@ import (
 
 // Plane is a two-dimensional slice of weight space: the points Centre +
 // a·X + b·Y. All three vectors have one value per parameter, laid out as
-// nn.ParamVector lays them out.
+// graph.ParamVector lays them out.
 type Plane struct {
 	// Method is "pca" or "random" (filter-normalised random directions).
 	Method string
@@ -124,7 +124,7 @@ func finiteOrErr(what string, v []float64) error {
 // FilterNormalPlane returns the plane through centre spanned by two
 // filter-normalised random directions, Li et al. 2018's ("Visualizing the
 // Loss Landscape of Neural Nets", NeurIPS, section 4). shapes are the
-// shapes of the model's parameters, in nn.ParamVector's order.
+// shapes of the model's parameters, in graph.ParamVector's order.
 //
 // Each direction is drawn from a standard normal distribution (all of X,
 // then all of Y, from rng), then each filter d_f of it is rescaled to the

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/descentlab/descent/graph"
 	"github.com/descentlab/descent/nn"
 	"gonum.org/v1/gonum/floats/scalar"
 )
@@ -100,7 +101,7 @@ func lossAt(t *testing.T, s *Study, w []float64, batch int) float64 {
 		t.Fatal(err)
 	}
 	m.PredictBatchSize = batch
-	if err := nn.SetParamVector(m.Params(), w); err != nil {
+	if err := graph.SetParamVector(m.Params(), w); err != nil {
 		t.Fatal(err)
 	}
 	ev, err := m.Evaluate(s.Train)

@@ -154,7 +154,7 @@ type RunResult struct {
 	// Trajectory holds snapshots of the run's weights when Study.Landscape
 	// pictures its seed (nil otherwise). It is kept in memory only: Write
 	// does not save it.
-	Trajectory []nn.Snapshot
+	Trajectory []callbacks.Snapshot
 }
 
 // EvalPoint is one evaluation of the validation data during a run: when

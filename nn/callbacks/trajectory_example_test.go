@@ -1,4 +1,4 @@
-package nn_test
+package callbacks_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/descentlab/descent/data"
 	"github.com/descentlab/descent/nn"
+	"github.com/descentlab/descent/nn/callbacks"
 	"github.com/descentlab/descent/optim"
 	"gorgonia.org/tensor"
 )
@@ -25,7 +26,7 @@ func ExampleTrajectory() {
 		fmt.Println(err)
 		return
 	}
-	tr := &nn.Trajectory{Every: 1, Max: 8}
+	tr := &callbacks.Trajectory{Every: 1, Max: 8}
 	_, err = model.Fit(context.Background(), data.XOR(tensor.Float64), nn.FitConfig{Epochs: 100, Callbacks: []nn.Callback{tr}})
 	if err != nil {
 		fmt.Println(err)

@@ -1,10 +1,17 @@
-package nn
+package callbacks
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/descentlab/descent/graph"
+	"github.com/descentlab/descent/nn"
+)
+
+var (
+	_ nn.TrainBeginCallback = (*Trajectory)(nil)
+	_ nn.StepCallback       = (*Trajectory)(nil)
+	_ nn.Callback           = (*Trajectory)(nil)
+	_ nn.TrainEndCallback   = (*Trajectory)(nil)
 )
 
 // Trajectory is a callback that keeps snapshots of the model's parameters
@@ -58,7 +65,7 @@ type Snapshot struct {
 	// Examples is the number of rows fed so far.
 	Examples int64
 	// Params holds every parameter, flattened in the model's Params order
-	// (see ParamVector).
+	// (see graph.ParamVector).
 	Params []float64
 }
 
@@ -72,14 +79,14 @@ func (tr *Trajectory) max() int {
 	return tr.Max
 }
 
-// OnTrainBegin implements TrainBeginCallback: it validates the settings,
+// OnTrainBegin implements nn.TrainBeginCallback: it validates the settings,
 // resets the trajectory and takes the first snapshot.
-func (tr *Trajectory) OnTrainBegin(t *Training) error {
+func (tr *Trajectory) OnTrainBegin(t *nn.Training) error {
 	if tr.Every < 0 {
-		return fmt.Errorf("nn: trajectory: every %d must not be negative: %w", tr.Every, ErrConfig)
+		return fmt.Errorf("callbacks: trajectory: every %d must not be negative: %w", tr.Every, nn.ErrConfig)
 	}
 	if tr.Max != 0 && tr.Max < 2 {
-		return fmt.Errorf("nn: trajectory: max %d snapshots, want at least 2 (the initial and the final weights): %w", tr.Max, ErrConfig)
+		return fmt.Errorf("callbacks: trajectory: max %d snapshots, want at least 2 (the initial and the final weights): %w", tr.Max, nn.ErrConfig)
 	}
 	tr.Snapshots = tr.Snapshots[:0]
 	tr.interval = 1
@@ -100,8 +107,8 @@ func (tr *Trajectory) OnTrainBegin(t *Training) error {
 	return nil
 }
 
-// OnStepEnd implements StepCallback.
-func (tr *Trajectory) OnStepEnd(t *Training, rec StepRecord) error {
+// OnStepEnd implements nn.StepCallback.
+func (tr *Trajectory) OnStepEnd(t *nn.Training, rec nn.StepRecord) error {
 	if tr.Every == 0 {
 		return nil
 	}
@@ -109,8 +116,8 @@ func (tr *Trajectory) OnStepEnd(t *Training, rec StepRecord) error {
 	return nil
 }
 
-// OnEpochEnd implements Callback.
-func (tr *Trajectory) OnEpochEnd(t *Training, rec *EpochRecord) error {
+// OnEpochEnd implements nn.Callback.
+func (tr *Trajectory) OnEpochEnd(t *nn.Training, rec *nn.EpochRecord) error {
 	if tr.Every != 0 {
 		return nil
 	}
@@ -118,8 +125,8 @@ func (tr *Trajectory) OnEpochEnd(t *Training, rec *EpochRecord) error {
 	return nil
 }
 
-// OnTrainEnd implements TrainEndCallback: it adds the final weights.
-func (tr *Trajectory) OnTrainEnd(t *Training) error {
+// OnTrainEnd implements nn.TrainEndCallback: it adds the final weights.
+func (tr *Trajectory) OnTrainEnd(t *nn.Training) error {
 	h := t.History
 	if h == nil || len(h.Steps) == 0 || len(tr.Snapshots) == 0 {
 		return nil
@@ -137,7 +144,7 @@ func (tr *Trajectory) OnTrainEnd(t *Training) error {
 
 // tick is called at tick k (a step or an epoch counted from the start of
 // this Fit call).
-func (tr *Trajectory) tick(t *Training, k, step, epoch int, examples int64) {
+func (tr *Trajectory) tick(t *nn.Training, k, step, epoch int, examples int64) {
 	if k%tr.interval != 0 {
 		return
 	}
@@ -163,52 +170,7 @@ func (tr *Trajectory) decimate() {
 	tr.interval *= 2
 }
 
-func (tr *Trajectory) take(t *Training, step, epoch int, examples int64) {
-	tr.Snapshots = append(tr.Snapshots, Snapshot{Step: step, Epoch: epoch, Examples: examples, Params: ParamVector(t.Params(), nil)})
+func (tr *Trajectory) take(t *nn.Training, step, epoch int, examples int64) {
+	tr.Snapshots = append(tr.Snapshots, Snapshot{Step: step, Epoch: epoch, Examples: examples, Params: graph.ParamVector(t.Params(), nil)})
 	tr.last = step
-}
-
-// ParamVector returns the values of ps flattened into one float64 vector,
-// in order, each parameter row-major (a Dense kernel [in, out] row by row,
-// then its bias). It reuses dst's storage when large enough.
-func ParamVector(ps []*graph.Param, dst []float64) []float64 {
-	n := 0
-	for _, p := range ps {
-		n += p.Size()
-	}
-	if cap(dst) < n {
-		dst = make([]float64, n)
-	}
-	dst = dst[:n]
-	off := 0
-	for _, p := range ps {
-		seg := graph.ReadFloat64s(p.Value(), dst[off:off])
-		off += len(seg)
-	}
-	return dst
-}
-
-// SetParamVector sets the values of ps from v, laid out as ParamVector
-// returns them, converting to each parameter's dtype. It fails when v's
-// length is not the total size of ps or a value is not finite; the
-// parameters before the offending one are then already set.
-func SetParamVector(ps []*graph.Param, v []float64) error {
-	n := 0
-	for _, p := range ps {
-		n += p.Size()
-	}
-	if len(v) != n {
-		return fmt.Errorf("nn: parameter vector has %d values, the parameters %d: %w", len(v), n, ErrShape)
-	}
-	off := 0
-	for _, p := range ps {
-		if err := p.SetFloat64s(v[off : off+p.Size()]); err != nil {
-			if errors.Is(err, graph.ErrNotFinite) {
-				return fmt.Errorf("nn: %w: %w", err, ErrNotFinite)
-			}
-			return fmt.Errorf("nn: %w", err)
-		}
-		off += p.Size()
-	}
-	return nil
 }

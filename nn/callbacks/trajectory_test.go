@@ -1,4 +1,4 @@
-package nn
+package callbacks
 
 import (
 	"context"
@@ -8,15 +8,17 @@ import (
 	"testing"
 
 	"github.com/descentlab/descent/data"
+	"github.com/descentlab/descent/graph"
+	"github.com/descentlab/descent/nn"
 	"github.com/descentlab/descent/optim"
 	"gorgonia.org/tensor"
 )
 
 // trajectoryXOR returns the XOR network compiled with SGD at rate 0.5.
-func trajectoryXOR(t *testing.T, dt tensor.Dtype) *Sequential {
+func trajectoryXOR(t *testing.T, dt tensor.Dtype) *nn.Sequential {
 	t.Helper()
-	m := NewSequential(&Dense{Units: 4, InputDim: 2, Activation: "tanh"}, &Dense{Units: 1, Activation: "sigmoid"})
-	if err := m.Compile(CompileConfig{Loss: "binary_crossentropy", Optimizer: optim.NewSGD(0.5), Seed: 3, DType: dt}); err != nil {
+	m := nn.NewSequential(&nn.Dense{Units: 4, InputDim: 2, Activation: "tanh"}, &nn.Dense{Units: 1, Activation: "sigmoid"})
+	if err := m.Compile(nn.CompileConfig{Loss: "binary_crossentropy", Optimizer: optim.NewSGD(0.5), Seed: 3, DType: dt}); err != nil {
 		t.Fatal(err)
 	}
 	return m
@@ -31,21 +33,21 @@ type recorder struct {
 	most    int
 }
 
-func (r *recorder) OnTrainBegin(t *Training) error {
-	r.weights = [][]float64{ParamVector(t.Params(), nil)}
+func (r *recorder) OnTrainBegin(t *nn.Training) error {
+	r.weights = [][]float64{graph.ParamVector(t.Params(), nil)}
 	return nil
 }
 
-func (r *recorder) OnStepEnd(t *Training, rec StepRecord) error {
+func (r *recorder) OnStepEnd(t *nn.Training, rec nn.StepRecord) error {
 	if rec.Step != len(r.weights) {
 		return errors.New("recorder: steps out of order")
 	}
-	r.weights = append(r.weights, ParamVector(t.Params(), nil))
+	r.weights = append(r.weights, graph.ParamVector(t.Params(), nil))
 	r.most = max(r.most, len(r.tr.Snapshots))
 	return nil
 }
 
-func (r *recorder) OnEpochEnd(*Training, *EpochRecord) error {
+func (r *recorder) OnEpochEnd(*nn.Training, *nn.EpochRecord) error {
 	r.most = max(r.most, len(r.tr.Snapshots))
 	return nil
 }
@@ -83,8 +85,8 @@ func TestTrajectory(t *testing.T) {
 			m := trajectoryXOR(t, tensor.Float64)
 			tr := tc.tr
 			rec := &recorder{tr: &tr}
-			_, err := m.Fit(context.Background(), data.XOR(tensor.Float64), FitConfig{Epochs: tc.epochs, Batching: tc.batching, Output: io.Discard,
-				Callbacks: []Callback{rec, &tr}})
+			_, err := m.Fit(context.Background(), data.XOR(tensor.Float64), nn.FitConfig{Epochs: tc.epochs, Batching: tc.batching, Output: io.Discard,
+				Callbacks: []nn.Callback{rec, &tr}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -121,7 +123,7 @@ func TestTrajectoryBudget(t *testing.T) {
 			m := trajectoryXOR(t, tensor.Float32)
 			tr := &Trajectory{Every: 1, Max: budget}
 			rec := &recorder{tr: tr}
-			_, err := m.Fit(context.Background(), data.XOR(tensor.Float32), FitConfig{Epochs: steps, Output: io.Discard, Callbacks: []Callback{rec, tr}})
+			_, err := m.Fit(context.Background(), data.XOR(tensor.Float32), nn.FitConfig{Epochs: steps, Output: io.Discard, Callbacks: []nn.Callback{rec, tr}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -164,7 +166,7 @@ func TestTrajectoryReset(t *testing.T) {
 	tr := &Trajectory{Every: 2}
 	xor := data.XOR(tensor.Float64)
 	for range 2 {
-		if _, err := m.Fit(context.Background(), xor, FitConfig{Epochs: 4, Output: io.Discard, Callbacks: []Callback{tr}}); err != nil {
+		if _, err := m.Fit(context.Background(), xor, nn.FitConfig{Epochs: 4, Output: io.Discard, Callbacks: []nn.Callback{tr}}); err != nil {
 			t.Fatal(err)
 		}
 		if got := stepsOf(tr.Snapshots); !slices.Equal(got, []int{0, 2, 4}) {
@@ -176,36 +178,27 @@ func TestTrajectoryReset(t *testing.T) {
 func TestTrajectoryConfigErrors(t *testing.T) {
 	for _, tr := range []*Trajectory{{Every: -1}, {Max: 1}, {Max: -3}} {
 		m := trajectoryXOR(t, tensor.Float64)
-		_, err := m.Fit(context.Background(), data.XOR(tensor.Float64), FitConfig{Epochs: 1, Output: io.Discard, Callbacks: []Callback{tr}})
-		if !errors.Is(err, ErrConfig) {
+		_, err := m.Fit(context.Background(), data.XOR(tensor.Float64), nn.FitConfig{Epochs: 1, Output: io.Discard, Callbacks: []nn.Callback{tr}})
+		if !errors.Is(err, nn.ErrConfig) {
 			t.Errorf("every %d max %d: error %v, want ErrConfig", tr.Every, tr.Max, err)
 		}
 	}
 }
 
-func TestParamVector(t *testing.T) {
-	for _, dt := range []tensor.Dtype{tensor.Float64, tensor.Float32} {
-		m := trajectoryXOR(t, dt)
-		ps := m.Params()
-		v := ParamVector(ps, nil)
-		if len(v) != 17 { // 2·4 + 4 + 4·1 + 1
-			t.Fatalf("%v: %d values, want 17", dt, len(v))
-		}
-		if got := ps[0].Float64s(); !slices.Equal(v[:8], got) {
-			t.Errorf("%v: the kernel is not first, row-major", dt)
-		}
-		w := slices.Clone(v)
-		for i := range w {
-			w[i] = float64(i) / 4 // exact in float32 too
-		}
-		if err := SetParamVector(ps, w); err != nil {
-			t.Fatal(err)
-		}
-		if got := ParamVector(ps, v); !slices.Equal(got, w) {
-			t.Errorf("%v: set then get gave %v, want %v", dt, got, w)
-		}
-		if err := SetParamVector(ps, w[:16]); !errors.Is(err, ErrShape) {
-			t.Errorf("%v: short vector: error %v, want ErrShape", dt, err)
-		}
+// TestTrajectoryDecimatedRecords checks that the final snapshot is of the
+// last step when the History keeps few step records (nn's
+// TestStepRecordsLatest: decimated records still end with the latest step).
+func TestTrajectoryDecimatedRecords(t *testing.T) {
+	m := compiledXOR(t, 1, tensor.Float64)
+	tr := &Trajectory{Every: 3}
+	h, err := m.Fit(context.Background(), data.XOR(tensor.Float64), nn.FitConfig{Epochs: 10, MaxStepRecords: 3, Output: io.Discard, Callbacks: []nn.Callback{tr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := h.Steps[len(h.Steps)-1].Step; last != 10 || len(h.Steps) > 3 {
+		t.Fatalf("records of steps %v, want at most 3 ending with step 10", h.Steps)
+	}
+	if got := tr.Snapshots[len(tr.Snapshots)-1].Step; got != 10 {
+		t.Errorf("the trajectory's final snapshot is of step %d, want 10", got)
 	}
 }
