@@ -1,11 +1,9 @@
 package keras
 
 import (
+	"bytes"
 	"fmt"
-	"math"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/descentlab/descent/nn"
 )
@@ -130,52 +128,19 @@ func (r *ConfigReader) Done() error {
 	return r.Errorf(nn.ErrUnsupported, "unsupported option %q (= %s)", left[0], FormatValue(v))
 }
 
-// FormatValue returns a nn.Config value as short JSON-like text for error
-// messages: strings quoted, long values cut.
+// FormatValue returns a Config value as short JSON text for error
+// messages, as ToJSON would write it (Python's float repr, strings
+// quoted), cut after 80 bytes.
 func FormatValue(v any) string {
-	var b strings.Builder
-	formatValue(&b, v)
-	s := b.String()
+	var b bytes.Buffer
+	s := fmt.Sprint(v)
+	if writePy(&b, v) == nil {
+		s = b.String()
+	}
 	if len(s) > 80 {
 		s = s[:77] + "..."
 	}
 	return s
-}
-
-func formatValue(b *strings.Builder, v any) {
-	switch v := v.(type) {
-	case nil:
-		b.WriteString("null")
-	case string:
-		b.WriteString(strconv.Quote(v))
-	case float64:
-		if v == math.Trunc(v) && math.Abs(v) < 1e16 {
-			b.WriteString(strconv.FormatFloat(v, 'f', 1, 64))
-		} else {
-			b.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
-		}
-	case []any:
-		b.WriteByte('[')
-		for i, e := range v {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			formatValue(b, e)
-		}
-		b.WriteByte(']')
-	case nn.Config:
-		b.WriteByte('{')
-		for i, f := range v {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(b, "%q: ", f.Key)
-			formatValue(b, f.Value)
-		}
-		b.WriteByte('}')
-	default:
-		fmt.Fprint(b, v)
-	}
 }
 
 // Read is Get for an optional key: it returns only the error.

@@ -622,3 +622,33 @@ func xorModel() *nn.Sequential {
 		&nn.Activation{Fn: "sigmoid"},
 	)
 }
+
+// TestInitializerForms checks that every initialiser descent writes reads
+// back as itself, and that Keras's other spellings of a class (the
+// snake_case alias as class name, the bare name) read as the same.
+func TestInitializerForms(t *testing.T) {
+	for _, in := range []graph.Initializer{
+		graph.GlorotUniform{}, graph.GlorotNormal{}, graph.HeUniform{}, graph.HeNormal{},
+		graph.LecunUniform{}, graph.LecunNormal{}, graph.Zeros{}, graph.Ones{},
+		graph.Constant{Value: 0.5}, graph.RandomUniform{Min: -2, Max: 3}, graph.RandomNormal{Mean: 1, Stddev: 0.5},
+	} {
+		cfg, err := InitializerConfig(in)
+		if err != nil {
+			t.Fatalf("%T: %v", in, err)
+		}
+		got, err := NewConfigReader("test", nn.Config{{Key: "k", Value: cfg}}).Initializer("k")
+		if err != nil || got != in {
+			t.Errorf("%T: read back %#v, %v", in, got, err)
+		}
+	}
+	for _, v := range []any{
+		"he_normal",
+		nn.Config{{Key: "class_name", Value: "he_normal"}, {Key: "config", Value: nn.Config{}}},
+		nn.Config{{Key: "class_name", Value: "HeNormal"}, {Key: "config", Value: nn.Config{{Key: "seed", Value: nil}}}},
+	} {
+		got, err := NewConfigReader("test", nn.Config{{Key: "k", Value: v}}).Initializer("k")
+		if err != nil || got != (graph.HeNormal{}) {
+			t.Errorf("%s: read %#v, %v; want HeNormal", FormatValue(v), got, err)
+		}
+	}
+}

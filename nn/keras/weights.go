@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-	"unicode"
 
 	"github.com/descentlab/descent/graph"
 	"github.com/descentlab/descent/nn"
@@ -97,8 +96,8 @@ func (r *ConfigReader) Initializer(key string) (graph.Initializer, error) {
 		return nil, err
 	}
 	var in graph.Initializer
-	switch snakeCase(class) {
-	case "variance_scaling":
+	switch name := strings.ToLower(strings.ReplaceAll(class, "_", "")); name {
+	case "variancescaling":
 		scale, mode, dist := 1.0, "fan_in", "normal"
 		for _, err := range []error{ic.Read("scale", &scale), ic.Read("mode", &mode), ic.Read("distribution", &dist)} {
 			if err != nil {
@@ -108,15 +107,15 @@ func (r *ConfigReader) Initializer(key string) (graph.Initializer, error) {
 		if in = varianceScaling(scale, mode, dist); in == nil {
 			return nil, r.Errorf(nn.ErrUnsupported, "%s VarianceScaling{scale %v, mode %s, distribution %s} has no descent equivalent (descent has scale 1 fan_avg (glorot), scale 2 fan_in (he) and scale 1 fan_in (lecun), each uniform or normal)", key, scale, mode, dist)
 		}
-	case "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform", "lecun_normal", "zeros", "ones":
-		in, _ = graph.InitializerByName(snakeCase(class))
+	case "glorotuniform", "glorotnormal", "heuniform", "henormal", "lecununiform", "lecunnormal", "zeros", "ones":
+		in = plainInitializers[name]
 	case "constant":
 		var c graph.Constant
 		if err := ic.Read("value", &c.Value); err != nil {
 			return nil, err
 		}
 		in = c
-	case "random_uniform":
+	case "randomuniform":
 		u := graph.RandomUniform{Min: -0.05, Max: 0.05}
 		if err := first(ic.Read("minval", &u.Min), ic.Read("maxval", &u.Max)); err != nil {
 			return nil, err
@@ -125,7 +124,7 @@ func (r *ConfigReader) Initializer(key string) (graph.Initializer, error) {
 			return nil, r.Errorf(nn.ErrFormat, "%s: random_uniform needs finite minval <= maxval, got [%v, %v]", key, u.Min, u.Max)
 		}
 		in = u
-	case "random_normal":
+	case "randomnormal":
 		n := graph.RandomNormal{Stddev: 0.05}
 		if err := first(ic.Read("mean", &n.Mean), ic.Read("stddev", &n.Stddev)); err != nil {
 			return nil, err
@@ -138,6 +137,16 @@ func (r *ConfigReader) Initializer(key string) (graph.Initializer, error) {
 		return nil, r.Errorf(nn.ErrUnsupported, "%s class %q is not supported (descent has VarianceScaling, GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal, Zeros, Ones, Constant, RandomUniform, RandomNormal)", key, class)
 	}
 	return in, ic.Done()
+}
+
+// plainInitializers maps the classes of Keras's initialisers that take no
+// arguments, lower-cased and without underscores (so that the class name
+// "GlorotUniform" and the alias "glorot_uniform" are one), to descent's.
+var plainInitializers = map[string]graph.Initializer{
+	"glorotuniform": graph.GlorotUniform{}, "glorotnormal": graph.GlorotNormal{},
+	"heuniform": graph.HeUniform{}, "henormal": graph.HeNormal{},
+	"lecununiform": graph.LecunUniform{}, "lecunnormal": graph.LecunNormal{},
+	"zeros": graph.Zeros{}, "ones": graph.Ones{},
 }
 
 // varianceScaling maps a Keras VarianceScaling config to descent's
@@ -210,20 +219,4 @@ func (r *ConfigReader) Regularizer(key string) (nn.Regularizer, error) {
 		return nil, r.Errorf(nn.ErrFormat, "%s: %v", key, err)
 	}
 	return reg, rc.Done()
-}
-
-// snakeCase turns a Keras class name into its function name:
-// "GlorotUniform" gives "glorot_uniform".
-func snakeCase(s string) string {
-	var b strings.Builder
-	for i, r := range s {
-		if unicode.IsUpper(r) {
-			if i > 0 {
-				b.WriteByte('_')
-			}
-			r = unicode.ToLower(r)
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
