@@ -361,9 +361,10 @@ func (p *Program) Bind(name string, t *tensor.Dense) error {
 // place, without a copy, until the next Bind, BindRows or Input call for
 // it: x itself when the rows are all of x, else a new tensor header over
 // those rows of x's storage. The input must have x's dtype and shape
-// [hi-lo, columns of x]; x must be contiguous. As with Bind, the program
-// never writes into x, and x must not change while Run runs. Prediction in
-// batches binds each batch of the caller's rows this way.
+// [hi-lo, columns of x]. x may be a view if its rows are contiguous (a
+// slice of rows is; a slice of columns is an error). As with Bind, the
+// program never writes into x, and x must not change while Run runs.
+// Prediction in batches binds each batch of the caller's rows this way.
 func (p *Program) BindRows(name string, x *tensor.Dense, lo, hi int) error {
 	if x == nil || x.Dims() != 2 {
 		return fmt.Errorf("graph: bind %q: rows of a tensor that is not a matrix: %w", name, ErrShape)
@@ -372,11 +373,11 @@ func (p *Program) BindRows(name string, x *tensor.Dense, lo, hi int) error {
 	if lo < 0 || hi > rows || lo >= hi {
 		return fmt.Errorf("graph: bind %q: rows [%d, %d) of a matrix of %d rows: %w", name, lo, hi, rows, ErrShape)
 	}
-	if lo == 0 && hi == rows {
+	if lo == 0 && hi == rows && !x.IsView() {
 		return p.Bind(name, x)
 	}
-	if !x.IsNativelyAccessible() || x.IsView() || x.DataSize() != rows*cols {
-		return fmt.Errorf("graph: bind %q: rows of a tensor that is a view or not in memory; bind rows of a contiguous tensor: %w", name, ErrShape)
+	if st := x.Strides(); !x.IsNativelyAccessible() || x.DataSize() != rows*cols || len(st) != 2 || st[0] != cols || st[1] != 1 {
+		return fmt.Errorf("graph: bind %q: rows of a tensor that is not contiguous in memory (a column slice?); bind rows of a contiguous tensor (Materialize it): %w", name, ErrShape)
 	}
 	var view *tensor.Dense
 	err := Guard("graph: bind rows", func() error {

@@ -3,6 +3,7 @@ package graph
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"gorgonia.org/tensor"
@@ -87,6 +88,46 @@ func sameStart(view, x *tensor.Dense, off int) bool {
 		return &view.Float32s()[0] == &x.Float32s()[off]
 	}
 	return false
+}
+
+// TestBindRowsView binds rows of a view of a matrix's rows (in place, as
+// a slice of rows is contiguous), all of them or some, and refuses a
+// slice of columns, which is not.
+func TestBindRowsView(t *testing.T) {
+	x := counting(t, tensor.Float64, 5, 3)
+	sl, err := x.Slice(tensor.S(1, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := sl.(*tensor.Dense) // rows 1 to 3: 4, 5, ..., 12
+	for _, r := range [][2]int{{0, 3}, {1, 3}} {
+		p := doubler(t, tensor.Float64, r[1]-r[0], 3)
+		if err := p.BindRows("x", v, r[0], r[1]); err != nil {
+			t.Fatalf("rows %v of a view: %v", r, err)
+		}
+		if in, _ := p.Reads("x"); !sameStart(in, x, (1+r[0])*3) {
+			t.Errorf("rows %v of a view are not read in place", r)
+		}
+		if err := p.Run(); err != nil {
+			t.Fatal(err)
+		}
+		y, _ := p.Output("y")
+		want := make([]float64, 3*(r[1]-r[0]))
+		for i := range want {
+			want[i] = 2 * float64((1+r[0])*3+i+1)
+		}
+		if got := ReadFloat64s(y, nil); !slices.Equal(got, want) {
+			t.Errorf("rows %v of a view: y = %v, want %v", r, got, want)
+		}
+	}
+	cols, err := x.Slice(nil, tensor.S(0, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := doubler(t, tensor.Float64, 2, 2)
+	if err := p.BindRows("x", cols.(*tensor.Dense), 0, 2); !errors.Is(err, ErrShape) || !strings.Contains(err.Error(), "not contiguous") {
+		t.Errorf("rows of a column slice: error %v, want ErrShape", err)
+	}
 }
 
 func TestBindRowsErrors(t *testing.T) {

@@ -3,6 +3,7 @@ package nn
 import (
 	"errors"
 	"math"
+	"slices"
 	"runtime"
 	"strings"
 	"testing"
@@ -105,6 +106,42 @@ func TestPredictRows(t *testing.T) {
 		}
 		if _, err := m.PredictRows(nil); !errors.Is(err, ErrShape) {
 			t.Errorf("nil input: err = %v", err)
+		}
+	}
+}
+
+// TestPredictView predicts a slice of a matrix's rows, in one batch and in
+// several: the same values as its copy in batches of the same size. A slice of columns is refused.
+func TestPredictView(t *testing.T) {
+	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
+		m := compiledXOR(t, 1, dt)
+		big := tensor.New(tensor.WithShape(6, 2), tensor.WithBacking(tensor.Range(dt, 0, 12)))
+		sl, err := big.Slice(tensor.S(1, 5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		view := sl.(*tensor.Dense)
+		for _, batch := range []int{0, 3} {
+			m.PredictBatchSize = batch
+			got, err := m.PredictRows(view)
+			if err != nil {
+				t.Fatalf("%v batch %d: %v", dt, batch, err)
+			}
+			want, err := m.PredictRows(view.Materialize().(*tensor.Dense))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.EqualFunc(got, want, slices.Equal) {
+				t.Errorf("%v batch %d: %v, want %v", dt, batch, got, want)
+			}
+		}
+		wide := tensor.New(tensor.WithShape(4, 3), tensor.WithBacking(tensor.Range(dt, 0, 12)))
+		cols, err := wide.Slice(nil, tensor.S(0, 2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Predict(cols.(*tensor.Dense)); !errors.Is(err, ErrShape) {
+			t.Errorf("%v: a slice of columns: err = %v, want ErrShape", dt, err)
 		}
 	}
 }
