@@ -3,8 +3,8 @@ package nn
 import (
 	"errors"
 	"math"
-	"slices"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
