@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/descentlab/descent/graph"
 	"github.com/descentlab/descent/nn"
 	"github.com/descentlab/descent/optim"
 )
@@ -65,7 +66,7 @@ type EarlyStopping struct {
 	StoppedEpoch int
 
 	wait    int
-	weights [][]float64
+	weights []float64 // the best epoch's, as graph.ParamVector
 }
 
 // OnTrainBegin implements nn.TrainBeginCallback: it validates the
@@ -95,7 +96,7 @@ func (e *EarlyStopping) OnEpochEnd(t *nn.Training, rec *nn.EpochRecord) error {
 	if e.monitor().Improves(v, e.Best, e.MinDelta) {
 		e.Best, e.BestEpoch, e.wait = v, rec.Epoch, 0
 		if e.RestoreBestWeights {
-			e.weights = snapshot(t, e.weights)
+			e.weights = graph.ParamVector(t.Params(), e.weights)
 		}
 		return nil
 	}
@@ -105,32 +106,11 @@ func (e *EarlyStopping) OnEpochEnd(t *nn.Training, rec *nn.EpochRecord) error {
 	}
 	e.StoppedEpoch = rec.Epoch
 	if e.RestoreBestWeights && e.weights != nil {
-		if err := restore(t, e.weights); err != nil {
+		if err := graph.SetParamVector(t.Params(), e.weights); err != nil {
 			return fmt.Errorf("callbacks: early stopping: restoring the weights of epoch %d: %w", e.BestEpoch, err)
 		}
 	}
 	return nn.ErrStopped
-}
-
-// snapshot copies the values of the model's parameters, reusing buf.
-func snapshot(t *nn.Training, buf [][]float64) [][]float64 {
-	ps := t.Params()
-	if len(buf) != len(ps) {
-		buf = make([][]float64, len(ps))
-	}
-	for i, p := range ps {
-		buf[i] = p.Float64s()
-	}
-	return buf
-}
-
-func restore(t *nn.Training, vals [][]float64) error {
-	for i, p := range t.Params() {
-		if err := p.SetFloat64s(vals[i]); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // TerminateOnNaN ends training cleanly, without error, when a batch loss is

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/descentlab/descent/data"
+	"github.com/descentlab/descent/graph"
 	"github.com/descentlab/descent/nn"
 	"github.com/descentlab/descent/optim"
 	"gorgonia.org/tensor"
@@ -26,26 +27,16 @@ import (
 type script struct {
 	name    string
 	values  []float64
-	weights [][][]float64
+	weights [][]float64
 }
 
 func (s *script) OnEpochEnd(t *nn.Training, rec *nn.EpochRecord) error {
 	rec.Metrics[s.name] = s.values[rec.Epoch-1]
-	s.weights = append(s.weights, snapshot(t, nil))
+	s.weights = append(s.weights, graph.ParamVector(t.Params(), nil))
 	return nil
 }
 
-func weightsOf(m *nn.Sequential) [][]float64 {
-	var w [][]float64
-	for _, p := range m.Params() {
-		w = append(w, p.Float64s())
-	}
-	return w
-}
-
-func equalWeights(a, b [][]float64) bool {
-	return slices.EqualFunc(a, b, func(x, y []float64) bool { return slices.Equal(x, y) })
-}
+func weightsOf(m *nn.Sequential) []float64 { return graph.ParamVector(m.Params(), nil) }
 
 func TestEarlyStopping(t *testing.T) {
 	xor := data.XOR(tensor.Float64)
@@ -93,7 +84,7 @@ func TestEarlyStopping(t *testing.T) {
 				if restoreBest && stoppedEarly {
 					want = s.weights[tc.wantBest-1]
 				}
-				if !equalWeights(weightsOf(m), want) {
+				if !slices.Equal(weightsOf(m), want) {
 					t.Errorf("weights are not those of epoch %d", tc.wantBest)
 				}
 			})
@@ -161,11 +152,9 @@ func TestTerminateOnNaN(t *testing.T) {
 	if len(hist.Epochs) >= 1000 || tn.Step == 0 || tn.Step != len(hist.Steps)+1 {
 		t.Errorf("stopped at step %d after %d recorded steps and %d epochs, want the step after the last recorded one", tn.Step, len(hist.Steps), len(hist.Epochs))
 	}
-	for _, w := range weightsOf(m) {
-		for _, v := range w {
-			if !isFinite(v) {
-				t.Fatalf("weight %v is not finite: the offending step was applied", v)
-			}
+	for _, v := range weightsOf(m) {
+		if !isFinite(v) {
+			t.Fatalf("weight %v is not finite: the offending step was applied", v)
 		}
 	}
 }

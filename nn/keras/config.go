@@ -133,9 +133,11 @@ func (r *ConfigReader) Done() error {
 // quoted), cut after 80 bytes.
 func FormatValue(v any) string {
 	var b bytes.Buffer
-	s := fmt.Sprint(v)
+	var s string
 	if writePy(&b, v) == nil {
 		s = b.String()
+	} else {
+		s = fmt.Sprint(v)
 	}
 	if len(s) > 80 {
 		s = s[:77] + "..."
