@@ -9,20 +9,29 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// mlp builds a 2-layer network on a batch of n rows and returns the program
-// with inputs "x" [n,in] and "y" [n,out] and output "pred".
-func mlp(t *testing.T, dt tensor.Dtype, n, in, hidden, out int, act func(*Node) *Node, head func(z, y *Node) (*Node, *Node)) (*Program, []*Param) {
+// mlpParams returns the weights of a 2-layer network, w1 [in,hidden], b1,
+// w2 [hidden,out] and b2, drawn from U[-1, 1] by PCG(seed1, seed2), and
+// the generator, for the data.
+func mlpParams(t *testing.T, dt tensor.Dtype, in, hidden, out int, seed1, seed2 uint64) (rng *rand.Rand, w1, b1, w2, b2 *Param) {
 	t.Helper()
-	rng := rand.New(rand.NewPCG(1, 2))
-	w1, _ := NewParam("w1", dt, in, hidden)
-	b1, _ := NewParam("b1", dt, hidden)
-	w2, _ := NewParam("w2", dt, hidden, out)
-	b2, _ := NewParam("b2", dt, out)
+	rng = rand.New(rand.NewPCG(seed1, seed2))
+	w1, _ = NewParam("w1", dt, in, hidden)
+	b1, _ = NewParam("b1", dt, hidden)
+	w2, _ = NewParam("w2", dt, hidden, out)
+	b2, _ = NewParam("b2", dt, out)
 	for _, p := range []*Param{w1, b1, w2, b2} {
 		if err := p.Init(RandomUniform{Min: -1, Max: 1}, rng); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return rng, w1, b1, w2, b2
+}
+
+// mlp builds a 2-layer network on a batch of n rows and returns the program
+// with inputs "x" [n,in] and "y" [n,out] and output "pred".
+func mlp(t *testing.T, dt tensor.Dtype, n, in, hidden, out int, act func(*Node) *Node, head func(z, y *Node) (*Node, *Node)) (*Program, []*Param) {
+	t.Helper()
+	rng, w1, b1, w2, b2 := mlpParams(t, dt, in, hidden, out, 1, 2)
 	g := New(dt)
 	x := g.Input("x", n, in)
 	y := g.Input("y", n, out)

@@ -319,16 +319,7 @@ func TestVMRunDoesNotAllocate(t *testing.T) {
 // mlpDense is mlp with graph.Dense layers and a softmax cross-entropy head.
 func mlpDense(t *testing.T, dt tensor.Dtype, n, in, hidden, out int) (*Program, []*Param) {
 	t.Helper()
-	rng := rand.New(rand.NewPCG(3, 4))
-	w1, _ := NewParam("w1", dt, in, hidden)
-	b1, _ := NewParam("b1", dt, hidden)
-	w2, _ := NewParam("w2", dt, hidden, out)
-	b2, _ := NewParam("b2", dt, out)
-	for _, p := range []*Param{w1, b1, w2, b2} {
-		if err := p.Init(RandomUniform{Min: -1, Max: 1}, rng); err != nil {
-			t.Fatal(err)
-		}
-	}
+	rng, w1, b1, w2, b2 := mlpParams(t, dt, in, hidden, out, 3, 4)
 	g := New(dt)
 	x := g.Input("x", n, in)
 	y := g.Input("y", n, out)
